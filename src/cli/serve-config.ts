@@ -1,0 +1,174 @@
+/**
+ * Reads `sockwarden serve` configuration from flags, environment and a JSON file, in that order
+ * of precedence, into one validated whole. Any wrong value stops everything with an error that
+ * names the flag, its environment variable and its file key.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SockwardenError } from '../errors.js';
+import type { TunableOptions } from '../options.js';
+import { camelCase, envName, FLAGS, type FlagSpec } from './serve-flags.js';
+
+/** Everything `serve` needs, validated. */
+export interface ServeConfig {
+  host: string;
+  port: number;
+  path: string;
+  insecure: boolean;
+  jwtSecret: string | undefined;
+  jwtPublicKeyFile: string | undefined;
+  apiKey: string | undefined;
+  logLevel: string;
+  options: TunableOptions;
+}
+
+const POLICIES = ['reject', 'evict-oldest', 'queue'];
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function invalid(flag: FlagSpec, source: string, message: string): SockwardenError {
+  return new SockwardenError('invalid_config', `${source}: ${message}`, { field: flag.name });
+}
+
+/** Names a flag in all three of its spellings, for error messages. */
+export function describeFlag(flag: FlagSpec): string {
+  return `--${flag.name} (env ${envName(flag.name)}, config key "${camelCase(flag.name)}")`;
+}
+
+function convert(flag: FlagSpec, raw: unknown, source: string): unknown {
+  const shown = JSON.stringify(raw);
+  if (flag.kind === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw invalid(flag, source, `must be true or false (got ${shown})`);
+  }
+  if (flag.kind === 'integer') {
+    const value = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw invalid(flag, source, `must be a non-negative integer (got ${shown})`);
+    }
+    return value;
+  }
+  if (flag.kind === 'number') {
+    const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      throw invalid(flag, source, `must be a positive number (got ${shown})`);
+    return value;
+  }
+  if (flag.kind === 'list') {
+    if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw;
+    if (typeof raw === 'string')
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    throw invalid(flag, source, `must be a comma-separated list of strings (got ${shown})`);
+  }
+  if (typeof raw !== 'string' || raw.length === 0)
+    throw invalid(flag, source, `must be a non-empty string (got ${shown})`);
+  if (flag.kind === 'policy' && !POLICIES.includes(raw))
+    throw invalid(flag, source, `must be one of ${POLICIES.join(', ')} (got ${shown})`);
+  if (flag.name === 'log-level' && !LOG_LEVELS.includes(raw))
+    throw invalid(flag, source, `must be one of ${LOG_LEVELS.join(', ')} (got ${shown})`);
+  return raw;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new SockwardenError(
+      'invalid_config',
+      `--config: cannot read ${file}: ${(cause as Error).message}`,
+      { field: 'config', cause },
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new SockwardenError(
+      'invalid_config',
+      `--config: ${file} is not valid JSON: ${(cause as Error).message}`,
+      { field: 'config', cause },
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SockwardenError('invalid_config', `--config: ${file} must hold a JSON object`, {
+      field: 'config',
+    });
+  }
+  const byKey = new Map(FLAGS.map((f) => [camelCase(f.name), f]));
+  for (const key of Object.keys(value)) {
+    if (!byKey.has(key) || key === 'config') {
+      throw new SockwardenError(
+        'invalid_config',
+        `--config: unknown key "${key}" in ${file}; known keys: ${[...byKey.keys()].filter((k) => k !== 'config').join(', ')}`,
+        { field: key },
+      );
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    node[part] ??= {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+/** Parses argv (after `serve`) and the environment into a {@link ServeConfig}; throws `invalid_config`. */
+export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeConfig {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: Object.fromEntries(
+        FLAGS.map((f) => [f.name, { type: f.kind === 'boolean' ? 'boolean' : 'string' }]),
+      ),
+    });
+  } catch (cause) {
+    throw new SockwardenError('invalid_config', `${(cause as Error).message}; see sockwarden serve --help`, {
+      cause,
+    });
+  }
+  const flagValues = parsed.values as Record<string, unknown>;
+  const configFlag = FLAGS.find((f) => f.name === 'config') as FlagSpec;
+  const configFile = flagValues.config ?? env[envName('config')];
+  const file =
+    configFile === undefined ? {} : readConfigFile(String(convert(configFlag, configFile, '--config')));
+  const values = new Map<string, unknown>();
+  for (const flag of FLAGS) {
+    const fromFlag = flagValues[flag.name];
+    const fromEnv = env[envName(flag.name)];
+    const fromFile = file[camelCase(flag.name)];
+    if (fromFlag !== undefined) values.set(flag.name, convert(flag, fromFlag, `--${flag.name}`));
+    else if (fromEnv !== undefined) values.set(flag.name, convert(flag, fromEnv, envName(flag.name)));
+    else if (fromFile !== undefined)
+      values.set(flag.name, convert(flag, fromFile, `config key "${camelCase(flag.name)}"`));
+  }
+  const options: Record<string, unknown> = {};
+  for (const flag of FLAGS) {
+    if (flag.option !== undefined && values.has(flag.name))
+      setPath(options, flag.option, values.get(flag.name));
+  }
+  const text = (name: string) => values.get(name) as string | undefined;
+  return {
+    host: text('host') ?? '127.0.0.1',
+    port: (values.get('port') as number | undefined) ?? 8080,
+    path: text('path') ?? '/ws',
+    insecure: (values.get('insecure') as boolean | undefined) ?? false,
+    jwtSecret: text('jwt-secret'),
+    jwtPublicKeyFile: text('jwt-public-key'),
+    apiKey: text('api-key'),
+    logLevel: text('log-level') ?? 'info',
+    options: options as TunableOptions,
+  };
+}

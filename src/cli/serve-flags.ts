@@ -1,0 +1,187 @@
+/**
+ * The flags of `sockwarden serve`. One table gives each flag its environment variable
+ * (`SOCKWARDEN_<UPPER_SNAKE>`), its config-file key (camelCase of the flag) and the gateway option
+ * it sets, so the three sources can never drift apart. Precedence: flag > env > file > default.
+ */
+import { DEFAULTS } from '../options.js';
+
+/** How a flag's text becomes a value. */
+export type FlagKind = 'integer' | 'number' | 'string' | 'boolean' | 'list' | 'policy';
+
+/** One flag of `sockwarden serve`. */
+export interface FlagSpec {
+  /** Kebab-case name, without the dashes. */
+  name: string;
+  kind: FlagKind;
+  /** The gateway option it sets, as a dotted path; undefined for server-only flags. */
+  option?: string;
+  /** Shown in --help. */
+  description: string;
+  /** Default shown in --help; option defaults come from DEFAULTS. */
+  defaultValue?: unknown;
+}
+
+const limit = (name: string, option: string, description: string): FlagSpec => ({
+  name,
+  kind: 'integer',
+  option,
+  description,
+});
+
+/** Every flag. */
+export const FLAGS: readonly FlagSpec[] = [
+  { name: 'host', kind: 'string', description: 'Address to listen on.', defaultValue: '127.0.0.1' },
+  {
+    name: 'port',
+    kind: 'integer',
+    description: 'Port to listen on; 0 picks a free port.',
+    defaultValue: 8080,
+  },
+  { name: 'path', kind: 'string', description: 'WebSocket upgrade path.', defaultValue: '/ws' },
+  { name: 'config', kind: 'string', description: 'JSON config file; keys are the camelCase flag names.' },
+  {
+    name: 'insecure',
+    kind: 'boolean',
+    description: 'Development only: user id from ?user=, no authentication.',
+    defaultValue: false,
+  },
+  {
+    name: 'jwt-secret',
+    kind: 'string',
+    description: 'HS256 secret for client JWTs (at least 16 characters).',
+  },
+  {
+    name: 'jwt-public-key',
+    kind: 'string',
+    description: 'PEM file with an RSA (RS256) or EC (ES256) public key for client JWTs.',
+  },
+  {
+    name: 'api-key',
+    kind: 'string',
+    description: 'Bearer key for /api; without it the API is closed (open on loopback with --insecure).',
+  },
+  {
+    name: 'allowed-origins',
+    kind: 'list',
+    option: 'allowedOrigins',
+    description: 'Comma-separated Origin allow-list; empty allows any.',
+  },
+  {
+    name: 'log-level',
+    kind: 'string',
+    description: 'pino level: trace, debug, info, warn, error, fatal, silent.',
+    defaultValue: 'info',
+  },
+  limit('max-connections', 'maxConnections', 'Connections per node.'),
+  limit('max-connections-per-user', 'maxConnectionsPerUser', 'Live connections per user.'),
+  limit('max-connections-per-ip', 'maxConnectionsPerIp', 'Live connections per IP address.'),
+  limit('max-sessions-per-user', 'maxSessionsPerUser', 'Sessions (attached or resumable) per user.'),
+  {
+    name: 'per-user-policy',
+    kind: 'policy',
+    option: 'perUserPolicy',
+    description: 'At the per-user limit: reject, evict-oldest or queue.',
+  },
+  limit('queue-timeout', 'queueTimeoutMs', 'With policy queue: how long an upgrade waits for a slot (ms).'),
+  limit('max-queued-upgrades', 'maxQueuedUpgrades', 'Upgrades that may wait in the queue at once.'),
+  limit(
+    'probe-timeout',
+    'probeTimeoutMs',
+    'Zombie probe: how long a pong may take before the peer is removed (ms).',
+  ),
+  {
+    name: 'connect-rate-per-ip',
+    kind: 'number',
+    option: 'connectRatePerIp.perSecond',
+    description: 'Connection attempts per second per IP.',
+  },
+  limit('connect-burst-per-ip', 'connectRatePerIp.burst', 'Connection attempts per IP allowed in a burst.'),
+  limit(
+    'max-payload-bytes',
+    'maxPayloadBytes',
+    'Largest inbound frame and API body (bytes); larger frames close 1009.',
+  ),
+  {
+    name: 'inbound-rate',
+    kind: 'number',
+    option: 'inboundRatePerConnection.perSecond',
+    description: 'Inbound messages per second per connection.',
+  },
+  limit(
+    'inbound-burst',
+    'inboundRatePerConnection.burst',
+    'Inbound messages per connection allowed in a burst.',
+  ),
+  limit('max-violations', 'maxViolations', 'Bad or rate-limited frames per minute before close 4105.'),
+  limit('max-buffered-bytes', 'maxBufferedBytes', 'Send buffer per connection before close 4001 (bytes).'),
+  limit(
+    'high-water-mark-bytes',
+    'highWaterMarkBytes',
+    'Send buffer above which send() makes the producer wait (bytes).',
+  ),
+  limit('replay-max-messages', 'replay.maxMessages', 'Messages kept per session for resume.'),
+  limit('replay-max-bytes', 'replay.maxBytes', 'Bytes kept per session for resume.'),
+  limit('resume-window', 'resumeWindowMs', 'How long a session outlives its socket (ms).'),
+  limit('heartbeat-interval', 'heartbeatIntervalMs', 'Server ping interval (ms).'),
+  limit('pong-timeout', 'pongTimeoutMs', 'How long a pong may take before the socket is a zombie (ms).'),
+  limit('idle-timeout', 'idleTimeoutMs', 'Close 4102 after this long without messages (ms); 0 is off.'),
+  limit(
+    'warning-before-close',
+    'warningBeforeCloseMs',
+    'Lead of the warning frame before idle, lifetime and token closes (ms).',
+  ),
+  limit('max-lifetime', 'maxLifetimeMs', 'Close 4002 after this long (ms); 0 is off.'),
+  limit(
+    'drain-timeout',
+    'drainTimeoutMs',
+    'On shutdown: how long to wait for sockets before terminating (ms).',
+  ),
+  limit('close-timeout', 'closeTimeoutMs', 'How long a server-initiated close waits for the peer (ms).'),
+  limit('timer-tick', 'timerTickMs', 'Resolution of the shared timer wheel (ms).'),
+  limit(
+    'heap-limit-bytes',
+    'heapLimitBytes',
+    'Heap budget for pressure levels (bytes); 0 uses the V8 limit.',
+  ),
+];
+
+/** `max-connections` -> `maxConnections`. */
+export function camelCase(name: string): string {
+  return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** `max-connections` -> `SOCKWARDEN_MAX_CONNECTIONS`. */
+export function envName(name: string): string {
+  return `SOCKWARDEN_${name.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** The default of a flag, for --help. */
+export function defaultOf(flag: FlagSpec): unknown {
+  if (flag.option === undefined) return flag.defaultValue;
+  let value: unknown = DEFAULTS;
+  for (const part of flag.option.split('.')) value = (value as Record<string, unknown>)[part];
+  return value;
+}
+
+/** The --help text. */
+export function helpText(): string {
+  const rows = FLAGS.map((flag) => {
+    const value = defaultOf(flag);
+    const shown =
+      value === undefined
+        ? ''
+        : ` (default: ${Array.isArray(value) ? value.join(',') || 'none' : String(value)})`;
+    return `  --${flag.name.padEnd(26)} ${flag.description}${shown}`;
+  });
+  return [
+    'Usage: sockwarden serve [flags]',
+    '',
+    'Runs the gateway standalone. Every flag is also an environment variable SOCKWARDEN_<NAME>',
+    '(e.g. SOCKWARDEN_MAX_CONNECTIONS) and a key of the --config JSON file (e.g. "maxConnections").',
+    'Precedence: flag > environment > config file > default. Times are in ms, sizes in bytes.',
+    '',
+    'Flags:',
+    ...rows,
+    '  --help                     Show this text.',
+  ].join('\n');
+}

@@ -1,0 +1,114 @@
+/**
+ * `sockwarden serve`: the gateway standalone, with the HTTP API, metrics and health endpoints.
+ * SIGTERM and SIGINT drain it and exit 0 once every resource is released.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { SockwardenError } from '../errors.js';
+import { createGateway } from '../gateway.js';
+import { createHttpServer } from '../server/http-server.js';
+import { jwtAuthenticator } from '../server/jwt.js';
+import type { Authenticator } from '../transports/ws.js';
+import { describeFlag, readServeConfig, type ServeConfig } from './serve-config.js';
+import { FLAGS } from './serve-flags.js';
+
+function authenticatorFor(config: ServeConfig): Authenticator | undefined {
+  if (config.jwtSecret !== undefined && config.jwtPublicKeyFile !== undefined) {
+    throw new SockwardenError('invalid_config', 'pass either --jwt-secret or --jwt-public-key, not both', {
+      field: 'jwt-secret',
+    });
+  }
+  try {
+    if (config.jwtSecret !== undefined) return jwtAuthenticator({ secret: config.jwtSecret });
+    if (config.jwtPublicKeyFile !== undefined)
+      return jwtAuthenticator({ publicKeyPem: readFileSync(config.jwtPublicKeyFile, 'utf8') });
+  } catch (cause) {
+    const flag = config.jwtSecret !== undefined ? '--jwt-secret' : '--jwt-public-key';
+    throw new SockwardenError('invalid_config', `${flag}: ${(cause as Error).message}`, {
+      field: flag.slice(2),
+      cause,
+    });
+  }
+  if (!config.insecure) {
+    throw new SockwardenError(
+      'invalid_config',
+      'no authentication configured: pass --jwt-secret or --jwt-public-key (or --insecure, for development only)',
+      { field: 'jwt-secret' },
+    );
+  }
+  return undefined;
+}
+
+/** Rewrites an option error so it names the flag, env variable and file key a server user types. */
+function inServeTerms(error: SockwardenError): SockwardenError {
+  const flag = FLAGS.find((f) => f.option === error.field);
+  if (!flag) return error;
+  return new SockwardenError('invalid_config', `${describeFlag(flag)}: ${error.message}`, {
+    field: flag.name,
+    cause: error,
+  });
+}
+
+/** Runs the server until a signal drains it. Resolves with the process exit code. */
+export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const config = readServeConfig(argv, env);
+  const authenticate = authenticatorFor(config);
+  // Logs go to stderr so that stdout carries only the "listening on" line scripts wait for.
+  const logger = pino({ name: 'sockwarden', level: config.logLevel }, pino.destination(2));
+  let gateway: ReturnType<typeof createGateway>;
+  try {
+    gateway = createGateway({
+      ...config.options,
+      path: config.path,
+      logger,
+      ...(authenticate ? { authenticate } : { insecure: true }),
+    });
+  } catch (error) {
+    throw error instanceof SockwardenError ? inServeTerms(error) : error;
+  }
+  if (config.apiKey === undefined) {
+    logger.warn(
+      config.insecure
+        ? 'no --api-key: the HTTP API is open to loopback callers only'
+        : 'no --api-key: the HTTP API is disabled',
+    );
+  }
+  const server = createHttpServer(gateway, { apiKey: config.apiKey, openOnLoopback: config.insecure });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  process.stdout.write(`listening on http://${host}:${port}\n`);
+  logger.info({ host: config.host, port, path: config.path, limits: gateway.config }, 'sockwarden serving');
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'draining');
+      server.close();
+      gateway
+        .close()
+        .then(() => {
+          server.closeAllConnections();
+          const leftover = Object.entries(gateway.stats().resources).filter(([, n]) => n !== 0);
+          if (leftover.length > 0) logger.error({ leftover }, 'resources left after drain');
+          resolve(leftover.length > 0 ? 1 : 0);
+        })
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'drain failed');
+          resolve(1);
+        });
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}

@@ -1,0 +1,310 @@
+/**
+ * Admission at the upgrade, before any WebSocket exists (invariant I4), in this order: draining,
+ * origin, per-IP connect rate, authentication, node capacity and pressure, per-IP cap, per-user cap
+ * (with a zombie probe first, then the policy), per-user session cap. Every limit is checked and
+ * reserved in one synchronous step after the last await, so concurrent upgrades cannot overshoot.
+ */
+import { type ErrorCode, SockwardenError } from '../errors.js';
+import type { ResumeFailure } from '../protocol.js';
+import type { CoreConfig } from './config.js';
+import type { Engine, SlotLease } from './engine.js';
+import { createIdentity, type Identity } from './identity.js';
+import type { PressureMonitor } from './pressure.js';
+import type { Registry } from './registry.js';
+import type { Scope } from './scope.js';
+import type { Telemetry } from './telemetry.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** Who authentication says the peer is. */
+export interface Principal {
+  /** User id (the JWT `sub` in server mode). */
+  user: string;
+  /** When the credentials expire, in ms since the epoch, or undefined when they do not. */
+  expiresAt?: number;
+}
+
+/** One upgrade to decide on. */
+export interface AdmissionRequest {
+  ip: string;
+  origin: string | undefined;
+  /** Session id the client asked for, already checked against the pattern. */
+  sessionId: string | undefined;
+  /** Last sequence number the client received. */
+  lastSeq: number | undefined;
+  /** Authenticates the request; rejects when the credentials are bad. */
+  authenticate(): Promise<Principal>;
+  /** Aborts when the upgrading socket goes away. */
+  signal: AbortSignal;
+}
+
+/** An admitted upgrade: identity, reserved slot, and the session decision. */
+export interface Ticket {
+  readonly identity: Identity;
+  readonly principal: Principal;
+  readonly lease: SlotLease;
+  readonly lastSeq: number | undefined;
+  /** Why the asked-for session could not be resumed, when it could not. */
+  readonly resumeFailure: ResumeFailure | undefined;
+  /** Hands the reserved session slot to the session that opens now. */
+  consume(): void;
+  /** The upgrade failed after admission: give back everything reserved. */
+  abandon(): void;
+}
+
+/** What admission decided. */
+export type AdmissionResult = { ok: true; ticket: Ticket } | { ok: false; error: SockwardenError };
+
+/** What admission needs from the hub to act on a user's live connections. */
+export interface AdmissionHost {
+  /** Probes a user's connections and removes those that do not answer; returns how many went. */
+  probeUser(user: string): Promise<number>;
+  /** Evicts the user's oldest live connection; false when there is none. */
+  evictOldest(user: string): boolean;
+  /** Ends the user's oldest session that has no socket; false when there is none. */
+  dropOldestDetached(user: string): boolean;
+}
+
+type QueueOutcome = 'slot' | 'timeout' | 'full' | 'aborted';
+
+/** The admission pipeline; see the module comment. */
+export class Admission {
+  /** Set when the gateway drains: every new upgrade is refused. */
+  draining = false;
+  private readonly connectBuckets = new Map<string, TokenBucket>();
+  private pruneScheduled = false;
+  private readonly pendingSessions = new Map<string, number>();
+  private readonly queues = new Map<string, Array<(outcome: QueueOutcome) => void>>();
+  private queued = 0;
+  private nextConn = 0;
+
+  constructor(
+    private readonly config: CoreConfig,
+    private readonly engine: Engine,
+    private readonly registry: Registry,
+    private readonly pressure: PressureMonitor,
+    private readonly host: AdmissionHost,
+    private readonly scope: Scope,
+    private readonly telemetry: Telemetry,
+    private readonly now: () => number,
+  ) {}
+
+  /** Upgrades waiting in the per-user queue. */
+  get queuedUpgrades(): number {
+    return this.queued;
+  }
+
+  /** Decides on one upgrade. Never throws; refusals carry a code, a status and maybe a retry hint. */
+  async admit(request: AdmissionRequest): Promise<AdmissionResult> {
+    const subject = { ip: request.ip, ...(request.sessionId ? { session: request.sessionId } : {}) };
+    const refuse = (
+      code: ErrorCode,
+      message?: string,
+      retryAfterMs?: number,
+      user?: string,
+    ): AdmissionResult => {
+      this.telemetry.admission(code, user === undefined ? subject : { ...subject, user });
+      return {
+        ok: false,
+        error: new SockwardenError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    };
+    if (this.draining) return refuse('draining', undefined, this.config.drainTimeoutMs);
+    const { allowedOrigins } = this.config;
+    if (
+      allowedOrigins.length > 0 &&
+      request.origin !== undefined &&
+      !allowedOrigins.includes(request.origin)
+    ) {
+      return refuse('origin_not_allowed', `origin ${JSON.stringify(request.origin)} is not allowed`);
+    }
+    const bucket = this.connectBucket(request.ip);
+    if (!bucket.take(this.now())) {
+      return refuse('connect_rate_limited', undefined, bucket.msUntilToken(this.now()));
+    }
+    let principal: Principal;
+    try {
+      principal = await request.authenticate();
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : 'authentication failed';
+      return refuse('unauthenticated', message);
+    }
+    const user = principal.user;
+    const sessionId = request.sessionId ?? crypto.randomUUID();
+    const identity = createIdentity(user, sessionId, request.ip, `c${(++this.nextConn).toString(36)}`);
+    let probed = false;
+    let evicting = true;
+    const deadline = this.now() + this.config.queueTimeoutMs;
+    for (;;) {
+      if (this.draining) return refuse('draining', undefined, this.config.drainTimeoutMs, user);
+      if (request.signal.aborted)
+        return refuse('bad_request', 'the client went away during admission', undefined, user);
+      const existing = this.registry.sessions.get(identity.sessionKey);
+      const level = this.pressure.update();
+      if (!existing && (level === 'shedding' || level === 'critical')) {
+        return refuse(
+          'shedding',
+          'under pressure: new sessions are refused, resumes are admitted',
+          jitter(5_000),
+          user,
+        );
+      }
+      const reserving = this.engine.reserve({
+        user,
+        ip: request.ip,
+        replacing: existing?.attached?.open ? 1 : 0,
+      });
+      // A synchronous engine keeps check, reservation and session count in one step with no await.
+      const pending = reserving instanceof Promise ? await reserving : reserving;
+      if (pending.ok) {
+        // Still in the same synchronous step as the reservation: nothing can interleave here.
+        if (
+          !existing &&
+          this.registry.sessionsOf(user).size + (this.pendingSessions.get(user) ?? 0) >=
+            this.config.maxSessionsPerUser
+        ) {
+          pending.lease.release();
+          if (this.host.dropOldestDetached(user)) continue;
+          return refuse(
+            'session_limit',
+            `user holds ${this.config.maxSessionsPerUser} sessions`,
+            undefined,
+            user,
+          );
+        }
+        this.telemetry.admission('admitted', { ...subject, user });
+        return {
+          ok: true,
+          ticket: this.ticket(identity, principal, pending.lease, request, existing === undefined),
+        };
+      }
+      if (pending.code !== 'user_limit') {
+        const retry = pending.code === 'node_full' ? jitter(5_000) : undefined;
+        return refuse(pending.code, undefined, retry, user);
+      }
+      if (!probed) {
+        probed = true;
+        // The step the production incidents lacked: zombies hold slots until someone asks them.
+        if ((await this.host.probeUser(user)) > 0) continue;
+      }
+      if (this.config.perUserPolicy === 'evict-oldest' && evicting) {
+        if (this.host.evictOldest(user)) continue;
+        evicting = false;
+      }
+      if (this.config.perUserPolicy !== 'queue') {
+        return refuse(
+          'user_limit',
+          `user holds ${this.config.maxConnectionsPerUser} connections`,
+          undefined,
+          user,
+        );
+      }
+      const outcome = await this.waitForSlot(user, deadline - this.now(), request.signal);
+      if (outcome === 'timeout') return refuse('queue_timeout', undefined, jitter(1_000), user);
+      if (outcome === 'full') return refuse('queue_full', undefined, jitter(1_000), user);
+    }
+  }
+
+  /** Drops every queued upgrade, for drain. */
+  rejectQueued(): void {
+    for (const waiters of [...this.queues.values()]) for (const wake of [...waiters]) wake('aborted');
+  }
+
+  private ticket(
+    identity: Identity,
+    principal: Principal,
+    inner: SlotLease,
+    request: AdmissionRequest,
+    isNew: boolean,
+  ): Ticket {
+    const user = identity.user;
+    let released = false;
+    const lease: SlotLease = {
+      release: () => {
+        if (released) return;
+        released = true;
+        inner.release();
+        this.queues.get(user)?.[0]?.('slot');
+      },
+    };
+    if (isNew) this.pendingSessions.set(user, (this.pendingSessions.get(user) ?? 0) + 1);
+    let pendingHeld = isNew;
+    const consume = () => {
+      if (!pendingHeld) return;
+      pendingHeld = false;
+      const left = (this.pendingSessions.get(user) ?? 1) - 1;
+      if (left > 0) this.pendingSessions.set(user, left);
+      else this.pendingSessions.delete(user);
+    };
+    let resumeFailure: ResumeFailure | undefined;
+    if (isNew && request.sessionId !== undefined && (request.lastSeq ?? 0) > 0) {
+      resumeFailure = this.registry.wasExpired(identity.sessionKey) ? 'expired' : 'unknown';
+    }
+    return {
+      identity,
+      principal,
+      lease,
+      lastSeq: request.lastSeq,
+      resumeFailure,
+      consume,
+      abandon: () => {
+        consume();
+        lease.release();
+      },
+    };
+  }
+
+  private waitForSlot(user: string, remainingMs: number, signal: AbortSignal): Promise<QueueOutcome> {
+    if (remainingMs <= 0) return Promise.resolve('timeout');
+    if (this.queued >= this.config.maxQueuedUpgrades) return Promise.resolve('full');
+    return new Promise((resolve) => {
+      let waiters = this.queues.get(user);
+      if (!waiters) {
+        waiters = [];
+        this.queues.set(user, waiters);
+      }
+      const list = waiters;
+      this.queued++;
+      const wake = (outcome: QueueOutcome) => {
+        const index = list.indexOf(wake);
+        if (index < 0) return;
+        list.splice(index, 1);
+        if (list.length === 0 && this.queues.get(user) === list) this.queues.delete(user);
+        this.queued--;
+        timer.dispose();
+        signal.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      };
+      const onAbort = () => wake('aborted');
+      const timer = this.scope.timer(remainingMs, () => wake('timeout'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      list.push(wake);
+    });
+  }
+
+  private connectBucket(ip: string): TokenBucket {
+    let bucket = this.connectBuckets.get(ip);
+    if (!bucket) {
+      bucket = new TokenBucket(this.config.connectRatePerIp, this.now());
+      this.connectBuckets.set(ip, bucket);
+      this.schedulePrune();
+    }
+    return bucket;
+  }
+
+  private schedulePrune(): void {
+    if (this.pruneScheduled || this.scope.disposed) return;
+    this.pruneScheduled = true;
+    // Full buckets carry no information, so forgetting them bounds the map by recent activity.
+    this.scope.timer(10_000, () => {
+      this.pruneScheduled = false;
+      const now = this.now();
+      for (const [ip, bucket] of this.connectBuckets) if (bucket.isFull(now)) this.connectBuckets.delete(ip);
+      if (this.connectBuckets.size > 0) this.schedulePrune();
+    });
+  }
+}
+
+/** A delay between `ms` and twice `ms`, so refused clients do not come back in lockstep. */
+function jitter(ms: number): number {
+  return Math.round(ms + Math.random() * ms);
+}

@@ -1,0 +1,334 @@
+/**
+ * One admitted WebSocket, transport-free. A transport implements {@link ConnectionPort} and feeds
+ * events in; this class owns everything per connection in its Scope: heartbeat and probe timers,
+ * idle, lifetime and token-expiry timers, inbound rate, and backpressure waiters.
+ */
+import {
+  CloseCode,
+  errorFrame,
+  type ParsedFrame,
+  parseClientFrame,
+  retryAfterReason,
+  warningFrame,
+} from '../protocol.js';
+import type { CoreConfig } from './config.js';
+import type { SlotLease } from './engine.js';
+import type { Identity } from './identity.js';
+import type { Owned, Scope } from './scope.js';
+import type { Telemetry, ZombieDetection } from './telemetry.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** What a transport implements for one socket. */
+export interface ConnectionPort {
+  /** Bytes queued in user space and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  /** Queues a text frame; `onFlushed` runs once it has been written out or the socket failed. */
+  send(text: string, onFlushed?: () => void): void;
+  /** Sends a protocol-level ping. */
+  ping(): void;
+  /** Starts the closing handshake. */
+  close(code: number, reason: string): void;
+  /** Destroys the socket without a handshake. */
+  terminate(): void;
+}
+
+/** Callbacks from a connection to whoever holds it (the hub). */
+export interface ConnectionHost {
+  readonly config: CoreConfig;
+  readonly telemetry: Telemetry;
+  now(): number;
+  /** A valid frame arrived. */
+  frame(connection: Connection, frame: Exclude<ParsedFrame, { ok: false }>['frame']): void;
+  /** The server decided to close: detach from the session now, so a newer socket can take over. */
+  detached(connection: Connection, code: number): void;
+  /** The socket is gone and everything it owned is released. */
+  finished(connection: Connection): void;
+}
+
+const RESOLVED_TRUE = Promise.resolve(true);
+
+/** One admitted connection; see the module comment. */
+export class Connection {
+  /** The close code the server chose, or the one the peer sent. */
+  closeCode = 0;
+  private state: 'open' | 'closing' | 'finished' = 'open';
+  private lastActivityAt: number;
+  private pingSentAt = 0;
+  private lastPongAt = 0;
+  private heartbeatTimer: Owned | null = null;
+  private idleWarnedAt = 0;
+  private drainWaiters: Array<(accepted: boolean) => void> | null = null;
+  private drainHandle: Owned | null = null;
+  private probeWaiters: Array<(alive: boolean) => void> | null = null;
+  private inbound: TokenBucket;
+  private violations: TokenBucket;
+  private readonly flushed = () => this.onFlushed();
+
+  constructor(
+    readonly identity: Identity,
+    private readonly port: ConnectionPort,
+    readonly scope: Scope,
+    private readonly lease: SlotLease,
+    private readonly host: ConnectionHost,
+    /** When the token expires (ms since epoch), or 0 when it does not. */
+    tokenExpiresAt: number,
+  ) {
+    const { config } = host;
+    const now = host.now();
+    this.lastActivityAt = now;
+    this.inbound = new TokenBucket(config.inboundRatePerConnection, now);
+    this.violations = new TokenBucket(
+      { perSecond: config.maxViolations / 60, burst: config.maxViolations },
+      now,
+    );
+    scope.own('connection', () => this.settleWaiters());
+    this.heartbeatTimer = scope.timer(config.heartbeatIntervalMs, () => this.heartbeat());
+    if (config.idleTimeoutMs > 0) this.scheduleIdleCheck(this.idleWarnAfter());
+    if (config.maxLifetimeMs > 0) this.scheduleLifetime(config.maxLifetimeMs);
+    if (tokenExpiresAt > 0) this.scheduleTokenExpiry(tokenExpiresAt - now);
+  }
+
+  /** Whether the socket is open and not being closed. */
+  get open(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Whether the buffer is under the high-water mark, so a producer may send more now. */
+  get writable(): boolean {
+    return this.state === 'open' && this.port.bufferedAmount <= this.host.config.highWaterMarkBytes;
+  }
+
+  /** Whether a heartbeat ping is waiting for its pong. */
+  get awaitingPong(): boolean {
+    return this.pingSentAt !== 0;
+  }
+
+  /** When the last application message went either way. */
+  get quietSince(): number {
+    return this.lastActivityAt;
+  }
+
+  /** Bytes waiting to be written. */
+  get bufferedAmount(): number {
+    return this.port.bufferedAmount;
+  }
+
+  /**
+   * Sends a frame. Resolves once the buffer is under the high-water mark, so a producer that awaits
+   * it is paced by the reader. Past `maxBufferedBytes` the connection closes 4001 and the session
+   * keeps the frame for resumption.
+   */
+  send(frame: string, activity = true): Promise<boolean> {
+    if (this.state !== 'open') return RESOLVED_TRUE;
+    if (activity) this.lastActivityAt = this.host.now();
+    this.port.send(frame, this.flushed);
+    const buffered = this.port.bufferedAmount;
+    if (buffered > this.host.config.maxBufferedBytes) {
+      this.end(CloseCode.SlowConsumer, retryAfterReason(0));
+      return RESOLVED_TRUE;
+    }
+    if (buffered <= this.host.config.highWaterMarkBytes) return RESOLVED_TRUE;
+    return new Promise((resolve) => {
+      if (!this.drainWaiters) {
+        this.drainWaiters = [];
+        this.drainHandle = this.scope.own('waiter', () => this.settleWaiters());
+      }
+      this.drainWaiters.push(resolve);
+    });
+  }
+
+  /** Sends a non-fatal error frame. */
+  sendError(code: string, message: string, ref?: string, retryAfterMs?: number): void {
+    this.send(
+      errorFrame(code, message, {
+        ...(ref === undefined ? {} : { ref }),
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      }),
+      false,
+    );
+  }
+
+  /** Handles one inbound frame from the transport. */
+  receive(text: string, isBinary: boolean): void {
+    if (this.state !== 'open') return;
+    const now = this.host.now();
+    if (!this.inbound.take(now)) {
+      this.violation('rate_limited', 'too many messages; slow down', this.inbound.msUntilToken(now));
+      return;
+    }
+    const parsed: ParsedFrame = isBinary
+      ? { ok: false, reason: 'binary frames are not part of sockwarden.v1' }
+      : parseClientFrame(text);
+    if (!parsed.ok) {
+      this.violation('bad_frame', parsed.reason);
+      return;
+    }
+    if (parsed.frame.type === 'message') this.lastActivityAt = now;
+    this.host.frame(this, parsed.frame);
+  }
+
+  /** The transport saw a pong. */
+  pong(): void {
+    const now = this.host.now();
+    this.lastPongAt = now;
+    const probes = this.probeWaiters;
+    this.probeWaiters = null;
+    if (probes) for (const resolve of probes) resolve(true);
+    if (this.pingSentAt === 0 || this.state !== 'open') return;
+    const next = Math.max(0, this.pingSentAt + this.host.config.heartbeatIntervalMs - now);
+    this.pingSentAt = 0;
+    this.heartbeatTimer?.dispose();
+    this.heartbeatTimer = this.scope.timer(next, () => this.heartbeat());
+  }
+
+  /**
+   * Asks the peer to prove it is alive within `timeoutMs`. Resolves false for a zombie. A pong
+   * seen within the last `timeoutMs` counts as proof without a new ping.
+   */
+  probe(timeoutMs: number): Promise<boolean> {
+    if (this.state !== 'open') return Promise.resolve(false);
+    if (this.lastPongAt > 0 && this.host.now() - this.lastPongAt < timeoutMs) return RESOLVED_TRUE;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (alive: boolean) => {
+        if (settled) return;
+        settled = true;
+        timer.dispose();
+        guard.dispose();
+        resolve(alive);
+      };
+      const timer = this.scope.timer(timeoutMs, () => settle(false));
+      // If the connection goes away first, the prober still gets an answer.
+      const guard = this.scope.own('waiter', () => settle(false));
+      if (!this.probeWaiters) {
+        this.probeWaiters = [];
+        this.port.ping();
+      }
+      this.probeWaiters.push(settle);
+    });
+  }
+
+  /**
+   * Closes from the server side with `code`. The slot is released and the session detached now,
+   * so the user's next connection is not blocked by this one's closing handshake.
+   */
+  end(code: number, reason = ''): void {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.closeCode = code;
+    this.lease.release();
+    this.host.detached(this, code);
+    this.port.close(code, reason);
+    // A peer that never answers the close frame must not hold the socket forever.
+    this.scope.timer(this.host.config.closeTimeoutMs, () => this.terminate());
+  }
+
+  /** Removes a zombie now: no handshake, everything released in this call. */
+  removeZombie(via: ZombieDetection): void {
+    if (this.state === 'finished') return;
+    this.host.telemetry.zombie(this.identity, via);
+    if (this.state === 'open') this.closeCode = CloseCode.HeartbeatTimeout;
+    this.terminate();
+  }
+
+  /** Destroys the socket without a handshake and releases everything now. */
+  terminate(): void {
+    this.port.terminate();
+    this.closed(this.closeCode || CloseCode.GoingAway);
+  }
+
+  /** The transport's close or error event (invariant I1): releases everything in this handler. */
+  closed(code: number): void {
+    if (this.state === 'finished') return;
+    const startedAt = performance.now();
+    const wasOpen = this.state === 'open';
+    this.state = 'finished';
+    if (this.closeCode === 0) this.closeCode = code;
+    this.lease.release();
+    if (wasOpen) this.host.detached(this, this.closeCode);
+    this.scope.dispose();
+    this.host.finished(this);
+    this.host.telemetry.closed(this.identity, this.closeCode, performance.now() - startedAt);
+  }
+
+  private heartbeat(): void {
+    if (this.state !== 'open') return;
+    if (this.pingSentAt !== 0) {
+      this.removeZombie('heartbeat');
+      return;
+    }
+    this.pingSentAt = this.host.now();
+    this.port.ping();
+    this.heartbeatTimer = this.scope.timer(this.host.config.pongTimeoutMs, () => this.heartbeat());
+  }
+
+  private violation(code: 'bad_frame' | 'rate_limited', message: string, retryAfterMs?: number): void {
+    if (!this.violations.take(this.host.now())) {
+      this.end(CloseCode.ProtocolViolation, code);
+      return;
+    }
+    this.sendError(code, message, undefined, retryAfterMs);
+  }
+
+  private idleWarnAfter(): number {
+    const { idleTimeoutMs, warningBeforeCloseMs } = this.host.config;
+    return idleTimeoutMs - Math.min(warningBeforeCloseMs, idleTimeoutMs / 2);
+  }
+
+  private scheduleIdleCheck(delayMs: number): void {
+    this.scope.timer(delayMs, () => this.idleCheck());
+  }
+
+  private idleCheck(): void {
+    if (this.state !== 'open') return;
+    const now = this.host.now();
+    const { idleTimeoutMs } = this.host.config;
+    const warnAfter = this.idleWarnAfter();
+    const quietFor = now - this.lastActivityAt;
+    if (this.idleWarnedAt > 0 && this.lastActivityAt < this.idleWarnedAt) {
+      this.end(CloseCode.IdleTimeout, 'idle');
+      return;
+    }
+    this.idleWarnedAt = 0;
+    if (quietFor < warnAfter) {
+      this.scheduleIdleCheck(warnAfter - quietFor);
+      return;
+    }
+    this.idleWarnedAt = now;
+    const closeInMs = Math.max(0, idleTimeoutMs - quietFor);
+    this.send(warningFrame('idle', closeInMs), false);
+    this.scheduleIdleCheck(closeInMs);
+  }
+
+  private scheduleLifetime(lifetimeMs: number): void {
+    const lead = Math.min(this.host.config.warningBeforeCloseMs, lifetimeMs / 2);
+    this.scope.timer(lifetimeMs - lead, () => this.send(warningFrame('lifetime', lead), false));
+    this.scope.timer(lifetimeMs, () => {
+      // Spread reconnects of connections that were opened together.
+      const jitter = Math.round(Math.random() * Math.min(lifetimeMs, 30_000) * 0.1);
+      this.end(CloseCode.MaxLifetime, retryAfterReason(jitter));
+    });
+  }
+
+  private scheduleTokenExpiry(remainingMs: number): void {
+    const lead = Math.min(this.host.config.warningBeforeCloseMs, Math.max(0, remainingMs / 2));
+    if (remainingMs - lead > 0) {
+      this.scope.timer(remainingMs - lead, () => this.send(warningFrame('token_expiring', lead), false));
+    }
+    this.scope.timer(Math.max(0, remainingMs), () => this.end(CloseCode.TokenExpired, 'token expired'));
+  }
+
+  private onFlushed(): void {
+    if (this.drainWaiters && this.port.bufferedAmount <= this.host.config.highWaterMarkBytes) {
+      this.drainHandle?.dispose();
+    }
+  }
+
+  private settleWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = null;
+    this.drainHandle = null;
+    // Frames still buffered live in the session's replay ring, so the producer may carry on.
+    if (waiters) for (const resolve of waiters) resolve(true);
+  }
+}

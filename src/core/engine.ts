@@ -1,0 +1,59 @@
+/**
+ * The engine port: where connection slots are counted and reserved. The memory engine (default)
+ * keeps them in this process; a cluster engine keeps them in a shared store. The core never knows
+ * which one it talks to.
+ */
+
+/** Connection limits an engine enforces atomically in {@link Engine.reserve}. */
+export interface SlotLimits {
+  maxConnections: number;
+  maxConnectionsPerUser: number;
+  maxConnectionsPerIp: number;
+}
+
+/** One admission's request for a slot. */
+export interface SlotRequest {
+  user: string;
+  ip: string;
+  /** Live connections of this user that this admission replaces (a takeover), so they do not count. */
+  replacing: number;
+}
+
+/** Why an engine refused a slot. */
+export type SlotRefusal = 'node_full' | 'ip_limit' | 'user_limit';
+
+/**
+ * A reserved slot (invariant I3). Release uses this handle, never a key derived again; it is
+ * idempotent, so the close handler and a forced removal may both call it.
+ */
+export interface SlotLease {
+  release(): void;
+}
+
+/** The outcome of {@link Engine.reserve}. */
+export type SlotDecision = { ok: true; lease: SlotLease } | { ok: false; code: SlotRefusal };
+
+/** Figures an engine reports for stats. */
+export interface EngineCounts {
+  connections: number;
+  users: number;
+  ips: number;
+  topUsers: Array<{ user: string; connections: number }>;
+}
+
+/** The engine port. See the module comment. */
+export interface Engine {
+  /** Name for logs and stats, e.g. "memory". */
+  readonly name: string;
+  /** Checks every limit and reserves a slot in one atomic step (invariant I4). */
+  reserve(request: SlotRequest): SlotDecision | Promise<SlotDecision>;
+  /** Slots this user holds. */
+  connectionsOf(user: string): number;
+  /** Current figures, with the `top` users by connections. */
+  counts(top: number): EngineCounts;
+  /** Releases what the engine holds outside the process. */
+  close(): Promise<void>;
+}
+
+/** Builds an engine for a gateway's limits. `createGateway({ engine })` takes one of these. */
+export type EngineFactory = (limits: SlotLimits) => Engine;

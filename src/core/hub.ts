@@ -1,0 +1,281 @@
+/**
+ * The transport-free heart of a gateway: opens admitted connections onto sessions, routes client
+ * frames, publishes, disconnects, sheds under pressure, reports stats and drains. Transports call
+ * {@link Hub.open} with a port; everything after that is owned by scopes under the hub's root.
+ */
+import { CloseCode, PONG_FRAME, retryAfterReason } from '../protocol.js';
+import { Admission, type AdmissionRequest, type AdmissionResult, type Ticket } from './admission.js';
+import type { CoreConfig } from './config.js';
+import { Connection, type ConnectionHost, type ConnectionPort } from './connection.js';
+import type { Engine } from './engine.js';
+import { sessionKeyOf } from './identity.js';
+import { PressureMonitor } from './pressure.js';
+import { Registry } from './registry.js';
+import type { ResourceLedger, Scope } from './scope.js';
+import { type Session, SessionState } from './session.js';
+import { computeStats, type GatewayStats } from './stats.js';
+import type { Telemetry } from './telemetry.js';
+import type { TimerWheel } from './timer-wheel.js';
+
+/** Who a publish or disconnect is for: every session of a user, or one. */
+export interface Target {
+  user: string;
+  session?: string;
+}
+
+/** Everything a hub is built from. */
+export interface HubParts {
+  config: CoreConfig;
+  engine: Engine;
+  wheel: TimerWheel;
+  ledger: ResourceLedger;
+  root: Scope;
+  telemetry: Telemetry;
+  /** Heap in use and the heap budget, for pressure. */
+  heap(): { used: number; limit: number };
+  /** Called with every new session (not with resumes). */
+  onSession(session: Session): void;
+}
+
+const MAINTENANCE_MS = 1_000;
+
+/** See the module comment. */
+export class Hub implements ConnectionHost {
+  readonly config: CoreConfig;
+  readonly telemetry: Telemetry;
+  readonly registry = new Registry();
+  readonly pressure: PressureMonitor;
+  readonly admission: Admission;
+  private readonly probing = new Map<string, Promise<number>>();
+  private drained: (() => void) | null = null;
+  private readonly sessionHost;
+
+  constructor(private readonly parts: HubParts) {
+    this.config = parts.config;
+    this.telemetry = parts.telemetry;
+    this.pressure = new PressureMonitor(
+      {
+        connections: () => this.registry.connections.size,
+        maxConnections: parts.config.maxConnections,
+        heap: parts.heap,
+      },
+      parts.telemetry,
+    );
+    this.admission = new Admission(
+      parts.config,
+      parts.engine,
+      this.registry,
+      this.pressure,
+      this,
+      parts.root.child('admission'),
+      parts.telemetry,
+      () => this.now(),
+    );
+    this.sessionHost = {
+      config: parts.config,
+      telemetry: parts.telemetry,
+      now: () => this.now(),
+      ended: (session: SessionState, reason: string) => {
+        this.registry.removeSession(session, reason === 'expired');
+        this.telemetry.sessionEnded(session.user, session.id, reason);
+      },
+    };
+    this.scheduleMaintenance();
+  }
+
+  now(): number {
+    return this.parts.wheel.now();
+  }
+
+  /** Runs admission for one upgrade. */
+  admit(request: AdmissionRequest): Promise<AdmissionResult> {
+    return this.admission.admit(request);
+  }
+
+  /** Opens an admitted connection on its session and sends the welcome and any replay. */
+  open(ticket: Ticket, port: ConnectionPort): Connection {
+    const { identity } = ticket;
+    const scope = this.parts.root.child('connection');
+    const connection = new Connection(
+      identity,
+      port,
+      scope,
+      ticket.lease,
+      this,
+      ticket.principal.expiresAt ?? 0,
+    );
+    this.registry.addConnection(connection);
+    let session = this.registry.sessions.get(identity.sessionKey);
+    const resumed = session !== undefined;
+    if (!session) {
+      session = new SessionState(identity, this.parts.root.child('session'), this.sessionHost);
+      this.registry.addSession(session);
+    }
+    ticket.consume();
+    session.attach(connection, ticket.lastSeq, resumed, ticket.resumeFailure);
+    this.telemetry.opened(identity, resumed);
+    if (!resumed) {
+      try {
+        this.parts.onSession(session);
+      } catch (error) {
+        this.telemetry.failure('session listener', error, identity);
+      }
+    }
+    return connection;
+  }
+
+  frame(connection: Connection, frame: Parameters<ConnectionHost['frame']>[1]): void {
+    const session = this.registry.sessions.get(connection.identity.sessionKey);
+    if (frame.type === 'ping') connection.send(PONG_FRAME, false);
+    else if (session?.attached !== connection) return;
+    else if (frame.type === 'ack') session.ack(frame.seq);
+    else session.deliver(connection, frame.data, frame.id);
+  }
+
+  detached(connection: Connection, code: number): void {
+    this.registry.sessions.get(connection.identity.sessionKey)?.detach(connection, code);
+  }
+
+  finished(connection: Connection): void {
+    this.registry.removeConnection(connection);
+    if (this.drained && this.registry.connections.size === 0) this.drained();
+  }
+
+  /** Probes a user's open connections, removing the ones that do not answer. Concurrent calls share one probe. */
+  probeUser(user: string): Promise<number> {
+    const running = this.probing.get(user);
+    if (running) return running;
+    const connections = [...this.registry.connectionsOf(user)].filter((c) => c.open);
+    const probe = Promise.all(connections.map((c) => c.probe(this.config.probeTimeoutMs))).then((alive) => {
+      this.probing.delete(user);
+      let removed = 0;
+      alive.forEach((ok, i) => {
+        const connection = connections[i];
+        if (!ok && connection?.open) {
+          connection.removeZombie('probe');
+          removed++;
+        }
+      });
+      return removed;
+    });
+    this.probing.set(user, probe);
+    return probe;
+  }
+
+  evictOldest(user: string): boolean {
+    for (const connection of this.registry.connectionsOf(user)) {
+      if (!connection.open) continue;
+      this.telemetry.evicted(connection.identity, 'user_limit');
+      connection.end(CloseCode.Evicted, 'evicted by a newer connection of the same user');
+      return true;
+    }
+    return false;
+  }
+
+  dropOldestDetached(user: string): boolean {
+    for (const session of this.registry.sessionsOf(user)) {
+      if (session.attached) continue;
+      session.end('dropped for a newer session');
+      return true;
+    }
+    return false;
+  }
+
+  /** Sends data to every session of the target; returns how many were on a socket and how many only queued. */
+  publish(target: Target, json: string): { delivered: number; queued: number } {
+    let delivered = 0;
+    let queued = 0;
+    for (const session of this.sessionsFor(target)) {
+      if (session.attached?.open) delivered++;
+      else queued++;
+      session.sendJson(json);
+    }
+    return { delivered, queued };
+  }
+
+  /** Ends every session of the target with close 4103; returns how many. */
+  disconnect(target: Target): number {
+    const sessions = this.sessionsFor(target);
+    for (const session of sessions) session.close(CloseCode.DisconnectedByApi, 'disconnected by the API');
+    return sessions.length;
+  }
+
+  /** A user's sessions, for the API. */
+  sessionsOf(user: string): SessionState[] {
+    return [...this.registry.sessionsOf(user)];
+  }
+
+  /** Figures for `/api/stats`, metrics and the dashboard. */
+  stats(): GatewayStats {
+    return computeStats(
+      this.registry,
+      this.parts.engine,
+      this.pressure,
+      this.parts.ledger,
+      this.admission.queuedUpgrades,
+      this.admission.draining,
+    );
+  }
+
+  /**
+   * Drains: refuses new upgrades, closes every socket with 1012 and a retry hint spread over the
+   * drain window, waits up to `drainTimeoutMs`, terminates the rest and releases every resource.
+   */
+  async drain(drainMs: number = this.config.drainTimeoutMs): Promise<void> {
+    this.admission.draining = true;
+    this.admission.rejectQueued();
+    this.pressure.update();
+    for (const connection of [...this.registry.connections]) {
+      connection.end(CloseCode.Restart, retryAfterReason(Math.random() * drainMs));
+    }
+    if (this.registry.connections.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.parts.root.timer(this.config.drainTimeoutMs, resolve);
+        this.drained = () => {
+          timer.dispose();
+          resolve();
+        };
+      });
+    }
+    for (const connection of [...this.registry.connections]) connection.terminate();
+    for (const session of [...this.registry.sessions.values()]) session.end('drained');
+    this.parts.root.dispose();
+    this.parts.wheel.stop();
+    await this.parts.engine.close();
+  }
+
+  private sessionsFor(target: Target): SessionState[] {
+    if (target.session === undefined) return [...this.registry.sessionsOf(target.user)];
+    const session = this.registry.sessions.get(sessionKeyOf(target.user, target.session));
+    return session ? [session] : [];
+  }
+
+  private scheduleMaintenance(): void {
+    this.parts.root.timer(MAINTENANCE_MS, () => {
+      const level = this.pressure.sample();
+      if (level === 'critical') this.shed();
+      if (!this.admission.draining) this.scheduleMaintenance();
+    });
+  }
+
+  /** At critical pressure: evict detached sessions, then zombies and the quietest sockets, oldest first. */
+  private shed(): void {
+    let budget = Math.max(1, Math.ceil(this.config.maxConnections * 0.02));
+    const detached = [...this.registry.sessions.values()]
+      .filter((s) => !s.attached)
+      .sort((a, b) => a.detachedAt - b.detachedAt);
+    for (const session of detached) {
+      if (budget-- <= 0) return;
+      session.end('shed under pressure');
+    }
+    const quietBefore = this.now() - this.config.heartbeatIntervalMs;
+    const idle = [...this.registry.connections]
+      .filter((c) => c.open && (c.awaitingPong || c.quietSince < quietBefore))
+      .sort((a, b) => Number(b.awaitingPong) - Number(a.awaitingPong) || a.quietSince - b.quietSince);
+    for (const connection of idle) {
+      if (budget-- <= 0 || this.pressure.update() !== 'critical') return;
+      this.telemetry.evicted(connection.identity, 'pressure');
+      connection.end(CloseCode.Shed, retryAfterReason(5_000 + Math.random() * 5_000));
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Ownership tree (invariant I2). Every timer, abort controller, listener, buffer and upstream call
+ * is registered in the Scope of the connection or session that owns it. Disposing a scope releases
+ * its children first, then its own resources in reverse order of registration, exactly once.
+ * A ledger counts live resources by kind, so "nothing left after drain" is a number, not a hope.
+ */
+import type { TimerWheel } from './timer-wheel.js';
+
+/** Kinds of owned resources that the ledger counts. */
+export type ResourceKind =
+  | 'connection'
+  | 'session'
+  | 'scope'
+  | 'timer'
+  | 'abort'
+  | 'disposer'
+  | 'waiter'
+  | 'upstream';
+
+/** Live resource counts by kind, shared by every scope of one gateway. */
+export class ResourceLedger {
+  private readonly counts = new Map<ResourceKind, number>();
+
+  /** Counts one more live resource of `kind`. */
+  acquire(kind: ResourceKind): void {
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+  }
+
+  /** Counts one fewer live resource of `kind`. */
+  release(kind: ResourceKind): void {
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) - 1);
+  }
+
+  /** Live count of one kind. */
+  count(kind: ResourceKind): number {
+    return this.counts.get(kind) ?? 0;
+  }
+
+  /** Every kind ever seen with its live count; a drained gateway reports 0 for all of them. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+
+  /** The sum of every live count. */
+  total(): number {
+    let sum = 0;
+    for (const value of this.counts.values()) sum += value;
+    return sum;
+  }
+}
+
+/** A handle on one owned resource: `dispose()` releases it now, once, and forgets it. */
+export interface Owned {
+  dispose(): void;
+}
+
+interface Resource extends Owned {
+  readonly kind: ResourceKind;
+  done: boolean;
+}
+
+/** A node of the ownership tree. See the module comment. */
+export class Scope {
+  private readonly resources = new Set<Resource>();
+  private readonly children = new Set<Scope>();
+  private controller: AbortController | null = null;
+  private isDisposed = false;
+
+  private constructor(
+    /** What this scope owns for, for logs: "connection", "session", "gateway". */
+    readonly name: string,
+    private readonly ledger: ResourceLedger,
+    private readonly wheel: TimerWheel,
+    private readonly parent: Scope | null,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    ledger.acquire('scope');
+  }
+
+  /** Creates the root scope of a gateway. */
+  static root(
+    name: string,
+    ledger: ResourceLedger,
+    wheel: TimerWheel,
+    onError: (error: unknown) => void,
+  ): Scope {
+    return new Scope(name, ledger, wheel, null, onError);
+  }
+
+  /** Whether this scope has been disposed. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /** Aborts when this scope is disposed. Created on first use so idle scopes stay small. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.isDisposed) this.controller.abort(new Error(`${this.name} scope disposed`));
+    }
+    return this.controller.signal;
+  }
+
+  /** A child scope, disposed before this one's own resources. */
+  child(name: string): Scope {
+    if (this.isDisposed) throw new Error(`cannot open a child of disposed ${this.name} scope`);
+    const child = new Scope(name, this.ledger, this.wheel, this, this.onError);
+    this.children.add(child);
+    return child;
+  }
+
+  /** Registers a disposer of `kind`. It runs once: on `dispose()` of the handle or of the scope. */
+  own(kind: ResourceKind, dispose: () => void): Owned {
+    if (this.isDisposed) {
+      dispose();
+      return { dispose() {} };
+    }
+    this.ledger.acquire(kind);
+    const resource: Resource = {
+      kind,
+      done: false,
+      dispose: () => {
+        if (resource.done) return;
+        resource.done = true;
+        this.resources.delete(resource);
+        this.ledger.release(kind);
+        dispose();
+      },
+    };
+    this.resources.add(resource);
+    return resource;
+  }
+
+  /** Runs `fn` once after `delayMs` on the shared wheel, unless this scope is disposed first. */
+  timer(delayMs: number, fn: () => void): Owned {
+    if (this.isDisposed) return { dispose() {} };
+    const handle = this.own('timer', () => entry.cancel());
+    const entry = this.wheel.schedule(delayMs, () => {
+      handle.dispose();
+      fn();
+    });
+    return handle;
+  }
+
+  /** An AbortController that is aborted, with `reason`, when this scope is disposed. */
+  abortController(): AbortController {
+    const controller = new AbortController();
+    const handle = this.own('abort', () => {
+      if (!controller.signal.aborted) controller.abort(new Error(`${this.name} ended`));
+    });
+    // Once aborted by its user it has nothing left to release.
+    controller.signal.addEventListener('abort', () => handle.dispose(), { once: true });
+    return controller;
+  }
+
+  /** Releases children, then own resources newest first, then aborts `signal`. Idempotent. */
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    for (const child of [...this.children]) child.dispose();
+    const owned = [...this.resources];
+    for (let i = owned.length - 1; i >= 0; i--) {
+      // One failing disposer must not keep the rest alive.
+      try {
+        owned[i]?.dispose();
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+    this.controller?.abort(new Error(`${this.name} ended`));
+    this.parent?.children.delete(this);
+    this.ledger.release('scope');
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * A session: one logical conversation that outlives its socket for `resumeWindowMs`. It numbers
+ * outgoing messages, keeps them in a bounded replay ring, replays exactly the gap on resume, and
+ * hands over to a newer socket of the same session (takeover, close 4100).
+ */
+import { SockwardenError } from '../errors.js';
+import { keepsSessionAfterClose, messageFrame, type ResumeFailure, welcomeFrame } from '../protocol.js';
+import type { CoreConfig } from './config.js';
+import type { Connection } from './connection.js';
+import type { Identity } from './identity.js';
+import { ReplayRing } from './replay-ring.js';
+import type { Owned, Scope } from './scope.js';
+import type { Telemetry } from './telemetry.js';
+
+/** What a message handler gets besides the data. */
+export interface MessageContext {
+  /** The client's id for the message, when it gave one. */
+  readonly id?: string;
+  /** Aborts when the session ends: pass it to every call made on the session's behalf. */
+  readonly signal: AbortSignal;
+  /** The session the message arrived on. */
+  readonly session: Session;
+}
+
+/** Handles one client message. A returned promise is awaited only to report its failure. */
+export type MessageHandler = (data: unknown, ctx: MessageContext) => void | Promise<void>;
+
+/** A session as the application sees it. */
+export interface Session {
+  /** User id from authentication. */
+  readonly user: string;
+  /** Session id. */
+  readonly id: string;
+  /** Whether a socket is attached and its buffer is under the high-water mark. */
+  readonly writable: boolean;
+  /** Whether the session has ended. */
+  readonly ended: boolean;
+  /** Owns timers, abort controllers and disposers that must end with the session. */
+  readonly scope: Scope;
+  /** Sequence number of the last message sent. */
+  readonly seq: number;
+  /**
+   * Sends `data` as the next sequenced message and keeps it for replay. Resolves true once the
+   * connection's buffer is under its high-water mark (await it to follow backpressure), or at once
+   * while no socket is attached; resolves false when the session has ended and nothing was sent.
+   * Throws `invalid_data` when `data` is not JSON-serializable.
+   */
+  send(data: unknown): Promise<boolean>;
+  /** Registers a message handler; returns a function that removes it. */
+  onMessage(handler: MessageHandler): () => void;
+  /** Ends the session now and closes its socket with `code` (default 4103). */
+  close(code?: number, reason?: string): void;
+}
+
+/** Callbacks from a session to the hub. */
+export interface SessionHost {
+  readonly config: CoreConfig;
+  readonly telemetry: Telemetry;
+  now(): number;
+  /** The session ended and released its state; forget it. */
+  ended(session: SessionState, reason: string): void;
+}
+
+/** What a connection gets when it attaches: whether it resumed, and why a resume failed. */
+export interface Attachment {
+  resumed: boolean;
+  resumeFailed?: ResumeFailure;
+}
+
+const RESOLVED_TRUE = Promise.resolve(true);
+const RESOLVED_FALSE = Promise.resolve(false);
+
+/** Serializes application data once, with a clear error for what JSON cannot carry. */
+export function toJson(data: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(data);
+  } catch (cause) {
+    throw new SockwardenError(
+      'invalid_data',
+      `data cannot be serialized as JSON: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  if (json === undefined)
+    throw new SockwardenError('invalid_data', `data of type ${typeof data} has no JSON form`);
+  return json;
+}
+
+/** The session implementation; see the module comment. */
+export class SessionState implements Session {
+  readonly user: string;
+  readonly id: string;
+  private lastSeq = 0;
+  private readonly ring: ReplayRing;
+  private connection: Connection | null = null;
+  private handlers: MessageHandler[] = [];
+  private resumeTimer: Owned | null = null;
+  private isEnded = false;
+  /** When the session last lost its socket, for picking the oldest detached session. */
+  detachedAt = 0;
+
+  constructor(
+    /** Identity of the connection that created the session; its key is the registry key. */
+    readonly identity: Identity,
+    readonly scope: Scope,
+    private readonly host: SessionHost,
+  ) {
+    this.user = identity.user;
+    this.id = identity.session;
+    this.ring = new ReplayRing(host.config.replay);
+    scope.own('session', () => this.ring.clear());
+  }
+
+  get writable(): boolean {
+    return this.connection?.writable ?? false;
+  }
+
+  get ended(): boolean {
+    return this.isEnded;
+  }
+
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  /** The attached connection, if any. */
+  get attached(): Connection | null {
+    return this.connection;
+  }
+
+  /** Bytes held in the replay ring. */
+  get replayBytes(): number {
+    return this.ring.retainedBytes;
+  }
+
+  send(data: unknown): Promise<boolean> {
+    if (this.isEnded) return RESOLVED_FALSE;
+    return this.sendJson(toJson(data));
+  }
+
+  /** Sends data that is already JSON text; publish serializes once for many sessions. */
+  sendJson(json: string): Promise<boolean> {
+    if (this.isEnded) return RESOLVED_FALSE;
+    const seq = ++this.lastSeq;
+    const frame = messageFrame(seq, json);
+    this.ring.push(seq, frame);
+    return this.connection ? this.connection.send(frame) : RESOLVED_TRUE;
+  }
+
+  onMessage(handler: MessageHandler): () => void {
+    this.handlers.push(handler);
+    return () => {
+      this.handlers = this.handlers.filter((h) => h !== handler);
+    };
+  }
+
+  close(code = 4103, reason = 'closed by the application'): void {
+    if (this.isEnded) return;
+    this.connection?.end(code, reason);
+    this.end('closed');
+  }
+
+  /**
+   * Attaches a connection: takes over from an older socket (4100), sends the welcome frame, then
+   * replays every retained frame after `lastSeq`, in order, each once.
+   */
+  attach(
+    connection: Connection,
+    lastSeq: number | undefined,
+    resumed: boolean,
+    failure?: ResumeFailure,
+  ): Attachment {
+    this.resumeTimer?.dispose();
+    this.resumeTimer = null;
+    const previous = this.connection;
+    this.connection = connection;
+    previous?.end(4100, 'replaced by a newer connection');
+    let frames = this.ring.since(lastSeq ?? this.ring.oldestAvailable, this.lastSeq);
+    let resumeFailed = failure;
+    if (frames === null) {
+      resumeFailed = 'too_far_behind';
+      frames = [];
+    }
+    const { heartbeatIntervalMs } = this.host.config;
+    connection.send(welcomeFrame(this.id, resumed, this.lastSeq, heartbeatIntervalMs, resumeFailed), false);
+    for (const frame of frames) connection.send(frame, false);
+    if (frames.length > 0) this.host.telemetry.replayed(connection.identity, frames.length);
+    if (resumeFailed) this.host.telemetry.resumeFailed(connection.identity, resumeFailed);
+    return resumeFailed ? { resumed, resumeFailed } : { resumed };
+  }
+
+  /** The socket left. Keeps the session for the resume window, or ends it for a final close code. */
+  detach(connection: Connection, code: number): void {
+    if (this.connection !== connection) return;
+    this.connection = null;
+    if (!keepsSessionAfterClose(code) || this.host.config.resumeWindowMs === 0) {
+      this.end(`connection closed with ${code}`);
+      return;
+    }
+    this.detachedAt = this.host.now();
+    this.resumeTimer = this.scope.timer(this.host.config.resumeWindowMs, () => this.end('expired'));
+  }
+
+  /** A client message: runs every handler, reporting failures to the client by `ref`. */
+  deliver(connection: Connection, data: unknown, id: string | undefined): void {
+    const ctx: MessageContext =
+      id === undefined
+        ? { signal: this.scope.signal, session: this }
+        : { id, signal: this.scope.signal, session: this };
+    for (const handler of this.handlers) {
+      try {
+        const result = handler(data, ctx);
+        if (result && typeof (result as Promise<void>).then === 'function') {
+          (result as Promise<void>).then(undefined, (error: unknown) =>
+            this.handlerFailed(connection, error, id),
+          );
+        }
+      } catch (error) {
+        this.handlerFailed(connection, error, id);
+      }
+    }
+  }
+
+  /** The client has every message up to `seq`: free them from the ring. */
+  ack(seq: number): void {
+    this.ring.ackUpTo(Math.min(seq, this.lastSeq));
+  }
+
+  /** Ends the session and releases everything it owns, exactly once. */
+  end(reason: string): void {
+    if (this.isEnded) return;
+    this.isEnded = true;
+    const connection = this.connection;
+    this.connection = null;
+    connection?.end(4103, 'session ended');
+    this.handlers = [];
+    this.scope.dispose();
+    this.host.ended(this, reason);
+  }
+
+  private handlerFailed(connection: Connection, error: unknown, ref: string | undefined): void {
+    this.host.telemetry.failure('message handler', error, connection.identity);
+    if (this.connection === connection)
+      connection.sendError('handler_error', 'the message could not be processed', ref);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * What the core reports as it works. The observability layer implements it with Prometheus
+ * metrics and pino logs; the core itself imports neither.
+ */
+import type { ErrorCode } from '../errors.js';
+import type { Identity } from './identity.js';
+
+/** Pressure levels, from least to most severe. */
+export type PressureLevel = 'ok' | 'warning' | 'shedding' | 'critical';
+
+/** How a zombie was found. */
+export type ZombieDetection = 'heartbeat' | 'probe';
+
+/** Why a live connection was evicted. */
+export type EvictionReason = 'user_limit' | 'pressure';
+
+/** Who an admission was about, as far as it got. */
+export interface AdmissionSubject {
+  ip: string;
+  user?: string;
+  session?: string;
+}
+
+/** Events the core reports; see the module comment. */
+export interface Telemetry {
+  /** An upgrade was admitted or refused with a code. */
+  admission(outcome: 'admitted' | ErrorCode, subject: AdmissionSubject): void;
+  /** A connection opened; `resumed` when it continued an existing session. */
+  opened(identity: Identity, resumed: boolean): void;
+  /** A connection's resources were released; `cleanupMs` is from its close to that release. */
+  closed(identity: Identity, code: number, cleanupMs: number): void;
+  /** A zombie was found and removed. */
+  zombie(identity: Identity, via: ZombieDetection): void;
+  /** A live connection was evicted to make room. */
+  evicted(identity: Identity, reason: EvictionReason): void;
+  /** Frames replayed to a resuming connection. */
+  replayed(identity: Identity, count: number): void;
+  /** A resume could not replay the gap. */
+  resumeFailed(identity: Identity, reason: string): void;
+  /** The pressure level changed. */
+  pressure(from: PressureLevel, to: PressureLevel, ratio: number): void;
+  /** A session ended and its state was released. */
+  sessionEnded(user: string, session: string, reason: string): void;
+  /** An application handler or a callback failed; the gateway carried on. */
+  failure(where: string, error: unknown, identity?: Identity): void;
+}
+
+/** A telemetry that records nothing, for tests and embedders that bring none. */
+export const silentTelemetry: Telemetry = {
+  admission() {},
+  opened() {},
+  closed() {},
+  zombie() {},
+  evicted() {},
+  replayed() {},
+  resumeFailed() {},
+  pressure() {},
+  sessionEnded() {},
+  failure() {},
+};

@@ -1,0 +1,144 @@
+/**
+ * The one shared coarse timer of a gateway (invariant I5). Heartbeats, idle checks, lifetimes,
+ * token expiry, probes and resume windows are entries here, never per-connection setTimeout or
+ * setInterval. Entries are bucketed by the absolute tick they fall due in, so a tick touches only
+ * the entries that are due, and cancelling is O(1).
+ */
+
+/** A source of time and of one periodic callback. Tests pass a manual clock; production uses the system. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Calls `fn` every `ms` until the returned function is called. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+/** The system clock. Its interval is unref'd so that an idle gateway never keeps a process alive. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  every(ms, fn) {
+    const handle = setInterval(fn, ms);
+    handle.unref();
+    return () => clearInterval(handle);
+  },
+};
+
+/** A scheduled entry; `cancel()` returns false when it already fired or was cancelled. */
+export interface WheelTimer {
+  cancel(): boolean;
+}
+
+interface Entry extends WheelTimer {
+  fn: () => void;
+  bucket: Set<Entry> | null;
+}
+
+/** Options of {@link TimerWheel}. */
+export interface TimerWheelOptions {
+  /** Resolution of the wheel in milliseconds. */
+  tickMs: number;
+  clock: Clock;
+  /** Called when an entry's callback throws, so one bad callback never stops the wheel. */
+  onError?: (error: unknown) => void;
+}
+
+/** Shared coarse timer: see the module comment. */
+export class TimerWheel {
+  private readonly buckets = new Map<number, Set<Entry>>();
+  private readonly tickMs: number;
+  private readonly clock: Clock;
+  private readonly onError: (error: unknown) => void;
+  private lastTick: number;
+  private stopTicker: (() => void) | null = null;
+  private count = 0;
+
+  constructor(options: TimerWheelOptions) {
+    this.tickMs = options.tickMs;
+    this.clock = options.clock;
+    this.onError = options.onError ?? (() => {});
+    this.lastTick = Math.floor(this.clock.now() / this.tickMs);
+  }
+
+  /** Number of pending entries. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The clock this wheel reads. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Runs `fn` once, no earlier than `delayMs` from now and at most one tick later. */
+  schedule(delayMs: number, fn: () => void): WheelTimer {
+    // The first tick boundary strictly after the deadline: never early, at most one tick late, and
+    // always after the tick being processed, so an entry scheduled from a callback is never orphaned.
+    const due = Math.max(
+      Math.floor((this.clock.now() + Math.max(0, delayMs)) / this.tickMs) + 1,
+      this.lastTick + 1,
+    );
+    let bucket = this.buckets.get(due);
+    if (!bucket) {
+      bucket = new Set();
+      this.buckets.set(due, bucket);
+    }
+    const entry: Entry = {
+      fn,
+      bucket,
+      cancel: () => {
+        if (!entry.bucket) return false;
+        entry.bucket.delete(entry);
+        if (entry.bucket.size === 0) this.buckets.delete(due);
+        entry.bucket = null;
+        this.count--;
+        this.idleCheck();
+        return true;
+      },
+    };
+    bucket.add(entry);
+    this.count++;
+    if (!this.stopTicker) this.stopTicker = this.clock.every(this.tickMs, () => this.advance());
+    return entry;
+  }
+
+  /** Fires every entry due by now. The ticker calls it; tests with a manual clock may too. */
+  advance(): void {
+    const current = Math.floor(this.clock.now() / this.tickMs);
+    if (current <= this.lastTick) return;
+    const span = current - this.lastTick;
+    if (span > this.buckets.size) {
+      // After a long pause, walking the due keys is cheaper than walking every tick in between.
+      const due = [...this.buckets.keys()].filter((tick) => tick <= current).sort((a, b) => a - b);
+      for (const tick of due) this.fire(tick);
+    } else {
+      for (let tick = this.lastTick + 1; tick <= current; tick++) this.fire(tick);
+    }
+    this.lastTick = current;
+    this.idleCheck();
+  }
+
+  /** Stops the ticker. Pending entries stay and fire if the wheel is used again. */
+  stop(): void {
+    this.stopTicker?.();
+    this.stopTicker = null;
+  }
+
+  private fire(tick: number): void {
+    const bucket = this.buckets.get(tick);
+    if (!bucket) return;
+    this.buckets.delete(tick);
+    for (const entry of bucket) {
+      entry.bucket = null;
+      this.count--;
+      try {
+        entry.fn();
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+  }
+
+  private idleCheck(): void {
+    if (this.count === 0) this.stop();
+  }
+}

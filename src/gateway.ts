@@ -1,0 +1,207 @@
+/**
+ * Composition root: builds the core from validated options and wires the ws transport, the
+ * engine, metrics and logs to it. Policy lives in the core; this file only connects parts.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { getHeapStatistics } from 'node:v8';
+import { type Logger, pino } from 'pino';
+import type { CoreConfig } from './core/config.js';
+import type { EngineFactory } from './core/engine.js';
+import { Hub, type Target } from './core/hub.js';
+import { ResourceLedger, Scope } from './core/scope.js';
+import { type Session, toJson } from './core/session.js';
+import type { GatewayStats } from './core/stats.js';
+import { type Clock, systemClock, TimerWheel } from './core/timer-wheel.js';
+import { memoryEngine } from './engines/memory.js';
+import { SockwardenError } from './errors.js';
+import { GatewayMetrics } from './observability/metrics.js';
+import { observedTelemetry } from './observability/telemetry.js';
+import { resolveOptions, type TunableOptions } from './options.js';
+import { type Authenticator, refuseUpgrade, WsTransport } from './transports/ws.js';
+
+/** Options of {@link createGateway}: every tunable limit, plus the parts an embedder plugs in. */
+export interface GatewayOptions extends TunableOptions {
+  /** Upgrade path for `attach`; default `/ws`. */
+  path?: string;
+  /** Decides who the peer is; required unless `insecure`. */
+  authenticate?: Authenticator;
+  /** Development only: the user id is taken from `?user=`. */
+  insecure?: boolean;
+  /** Where slots are counted; default the in-memory engine. */
+  engine?: EngineFactory;
+  /** A pino logger; default JSON to stdout at `SOCKWARDEN_LOG_LEVEL` or info. */
+  logger?: Logger;
+  /** Time source; tests pass a manual clock. */
+  clock?: Clock;
+}
+
+/** What `sessions(user)` reports of each session. */
+export interface SessionInfo {
+  id: string;
+  connected: boolean;
+  seq: number;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** The resolved, frozen limits. */
+  readonly config: CoreConfig;
+  /** The upgrade path `attach` listens on. */
+  readonly path: string;
+  /** The pino logger in use. */
+  readonly logger: Logger;
+  /** Handles upgrades for `path` on an HTTP server; removed again by `close()`. */
+  attach(server: Server, options?: { path?: string }): void;
+  /** Handles one upgrade, for frameworks that route upgrades themselves. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Calls `listener` with every new session (resumes continue the session it already saw). */
+  on(event: 'session', listener: (session: Session) => void): Gateway;
+  /** Removes a listener. */
+  off(event: 'session', listener: (session: Session) => void): Gateway;
+  /** Sends `data` to every session of `target` (or one); counts sessions on a socket and ones only queued for resume. */
+  publish(target: Target, data: unknown): { delivered: number; queued: number };
+  /** Ends every session of `target` (or one) with close 4103; returns how many. */
+  disconnect(target: Target): number;
+  /** A user's live sessions. */
+  sessions(user: string): SessionInfo[];
+  /** Current figures; `resources` is all zeros after `close()`. */
+  stats(): GatewayStats;
+  /** Prometheus exposition text. */
+  metrics(): Promise<string>;
+  /** Content type of `metrics()`. */
+  readonly metricsContentType: string;
+  /** Drains and releases everything; `drainMs` spreads reconnect hints (default `drainTimeoutMs`). */
+  close(options?: { drainMs?: number }): Promise<void>;
+}
+
+const LIBRARY_KEYS = ['path', 'authenticate', 'insecure', 'engine', 'logger', 'clock'] as const;
+
+function insecureAuthenticator(): Authenticator {
+  return ({ url }) => {
+    const user = url.searchParams.get('user');
+    if (!user || user.length > 128)
+      throw new Error('insecure mode: query parameter "user" (1 to 128 characters) is required');
+    return { user };
+  };
+}
+
+/** Creates a gateway. Throws `invalid_config` naming the option when an option is wrong; nothing starts then. */
+export function createGateway(options: GatewayOptions = {}): Gateway {
+  const tunables: Record<string, unknown> = { ...options };
+  for (const key of LIBRARY_KEYS) delete tunables[key];
+  const config = resolveOptions(tunables);
+  const path = options.path ?? '/ws';
+  if (!path.startsWith('/'))
+    throw new SockwardenError(
+      'invalid_config',
+      `option 'path' must start with "/" (got ${JSON.stringify(path)})`,
+      { field: 'path' },
+    );
+  if (!options.authenticate && !options.insecure) {
+    throw new SockwardenError(
+      'invalid_config',
+      "option 'authenticate' is required (or 'insecure: true' for development only)",
+      { field: 'authenticate' },
+    );
+  }
+  const authenticate = options.authenticate ?? insecureAuthenticator();
+  const logger =
+    options.logger ?? pino({ name: 'sockwarden', level: process.env.SOCKWARDEN_LOG_LEVEL ?? 'info' });
+  if (options.insecure && !options.authenticate)
+    logger.warn(
+      'INSECURE MODE: user ids are taken from ?user= without authentication. Never use this in production.',
+    );
+
+  const events = new EventEmitter();
+  let hub: Hub | null = null;
+  const metrics = new GatewayMetrics(() => (hub as Hub).stats());
+  const telemetry = observedTelemetry(metrics, logger);
+  const wheel = new TimerWheel({
+    tickMs: config.timerTickMs,
+    clock: options.clock ?? systemClock,
+    onError: (e) => telemetry.failure('timer', e),
+  });
+  const ledger = new ResourceLedger();
+  const root = Scope.root('gateway', ledger, wheel, (e) => telemetry.failure('dispose', e));
+  const heapLimit = config.heapLimitBytes || getHeapStatistics().heap_size_limit;
+  hub = new Hub({
+    config,
+    engine: (options.engine ?? memoryEngine())(config),
+    wheel,
+    ledger,
+    root,
+    telemetry,
+    heap: () => ({ used: getHeapStatistics().used_heap_size, limit: heapLimit }),
+    onSession: (session) => events.emit('session', session),
+  });
+  const core = hub;
+  const transport = new WsTransport(core, authenticate);
+  const detachers: Array<() => void> = [];
+  let closing: Promise<void> | null = null;
+
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    transport.handleUpgrade(req, socket, head).catch((error: unknown) => {
+      telemetry.failure('upgrade', error);
+      refuseUpgrade(socket, new SockwardenError('bad_request', 'the upgrade could not be handled'));
+    });
+  };
+
+  const gateway: Gateway = {
+    config,
+    path,
+    logger,
+    attach(server, attachOptions = {}) {
+      const attachPath = attachOptions.path ?? path;
+      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const pathname = (req.url ?? '/').split('?', 1)[0];
+        if (pathname === attachPath) handleUpgrade(req, socket, head);
+        else if (server.listenerCount('upgrade') === 1) {
+          refuseUpgrade(
+            socket,
+            new SockwardenError('not_found', `no WebSocket endpoint at ${pathname}; use ${attachPath}`),
+          );
+        }
+      };
+      server.on('upgrade', onUpgrade);
+      detachers.push(() => server.off('upgrade', onUpgrade));
+    },
+    handleUpgrade,
+    on(event, listener) {
+      events.on(event, listener);
+      return gateway;
+    },
+    off(event, listener) {
+      events.off(event, listener);
+      return gateway;
+    },
+    publish(target, data) {
+      return core.publish(target, toJson(data));
+    },
+    disconnect(target) {
+      return core.disconnect(target);
+    },
+    sessions(user) {
+      return core
+        .sessionsOf(user)
+        .map((s) => ({ id: s.id, connected: s.attached?.open ?? false, seq: s.seq }));
+    },
+    stats: () => core.stats(),
+    metrics: () => metrics.render(),
+    get metricsContentType() {
+      return metrics.contentType;
+    },
+    close(closeOptions = {}) {
+      closing ??= (async () => {
+        for (const detach of detachers.splice(0)) detach();
+        await core.drain(closeOptions.drainMs);
+        transport.close();
+        events.removeAllListeners();
+        logger.info({ resources: ledger.snapshot() }, 'gateway drained');
+      })();
+      return closing;
+    },
+  };
+  return gateway;
+}

@@ -1,0 +1,19 @@
+/**
+ * sockwarden: a WebSocket session gateway for Node.js that cannot leak.
+ * This is the public API of the library; `sockwarden serve` is built on the same pieces.
+ */
+export type { Principal } from './core/admission.js';
+export type { CoreConfig, PerUserPolicy } from './core/config.js';
+export type { Engine, EngineFactory, SlotLimits, SlotRequest } from './core/engine.js';
+export type { Target } from './core/hub.js';
+export type { ResourceKind, Scope } from './core/scope.js';
+export type { MessageContext, MessageHandler, Session } from './core/session.js';
+export type { GatewayStats } from './core/stats.js';
+export type { PressureLevel } from './core/telemetry.js';
+export type { Clock } from './core/timer-wheel.js';
+export { memoryEngine } from './engines/memory.js';
+export { ERROR_CODES, type ErrorCode, SockwardenError } from './errors.js';
+export { createGateway, type Gateway, type GatewayOptions, type SessionInfo } from './gateway.js';
+export { DEFAULTS, resolveOptions, type TunableOptions } from './options.js';
+export { CloseCode, isReconnectable, SUBPROTOCOL } from './protocol.js';
+export type { Authenticator, UpgradeRequest } from './transports/ws.js';

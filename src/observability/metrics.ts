@@ -1,0 +1,111 @@
+/**
+ * Prometheus metrics of DESIGN.md, on a registry of the gateway's own (so several gateways in one
+ * process never collide). Gauges are refreshed from one stats computation per scrape.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { GatewayStats } from '../core/stats.js';
+import type { PressureLevel } from '../core/telemetry.js';
+import { CloseCode } from '../protocol.js';
+
+const KNOWN_CLOSE_CODES = new Set<number>([...Object.values(CloseCode), 1002, 1005, 1006, 1011]);
+
+/** Bounded label for a close code: peers may send any code from 3000 to 4999. */
+export function closeCodeLabel(code: number): string {
+  return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
+}
+
+/** Numeric value of a pressure level for the gauge. */
+export const PRESSURE_VALUE: Record<PressureLevel, number> = { ok: 0, warning: 1, shedding: 2, critical: 3 };
+
+/** The gateway's metrics. */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly admissions: Counter<'outcome'>;
+  readonly closes: Counter<'code'>;
+  readonly heartbeatTimeouts: Counter;
+  readonly zombies: Counter<'via'>;
+  readonly evictions: Counter<'reason'>;
+  readonly replayed: Counter;
+  readonly resumeFailures: Counter<'reason'>;
+  readonly failures: Counter<'where'>;
+  readonly cleanup: Histogram;
+  private readonly gauges: {
+    connections: Gauge;
+    sessions: Gauge;
+    detached: Gauge;
+    users: Gauge;
+    pressure: Gauge;
+    pressureRatio: Gauge;
+    buffered: Gauge;
+    replay: Gauge;
+    queued: Gauge;
+    resources: Gauge<'kind'>;
+  };
+
+  constructor(private readonly stats: () => GatewayStats) {
+    const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+      new Counter<L>({ name: `sockwarden_${name}`, help, labelNames, registers });
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+      new Gauge<L>({ name: `sockwarden_${name}`, help, labelNames, registers });
+    this.admissions = counter(
+      'admissions_total',
+      'Upgrade admissions by outcome (admitted or an error code).',
+      ['outcome'],
+    );
+    this.closes = counter('closes_total', 'Closed connections by close code.', ['code']);
+    this.heartbeatTimeouts = counter('heartbeat_timeouts_total', 'Connections terminated for a missed pong.');
+    this.zombies = counter('zombies_removed_total', 'Zombie connections removed, by how they were found.', [
+      'via',
+    ]);
+    this.evictions = counter('evictions_total', 'Live connections evicted, by reason.', ['reason']);
+    this.replayed = counter('replayed_messages_total', 'Messages replayed to resuming connections.');
+    this.resumeFailures = counter(
+      'resume_failures_total',
+      'Resumes that could not replay the gap, by reason.',
+      ['reason'],
+    );
+    this.failures = counter('failures_total', 'Application handlers and callbacks that threw.', ['where']);
+    this.cleanup = new Histogram({
+      name: 'sockwarden_cleanup_seconds',
+      help: 'Time from a close event to every resource of the connection released.',
+      buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05],
+      registers,
+    });
+    this.gauges = {
+      connections: gauge('connections', 'Live sockets on this node.'),
+      sessions: gauge('sessions', 'Live sessions, attached or resumable.'),
+      detached: gauge('detached_sessions', 'Sessions waiting for a resume.'),
+      users: gauge('users', 'Users with at least one live session.'),
+      pressure: gauge('pressure_level', 'Pressure level: 0 ok, 1 warning, 2 shedding, 3 critical.'),
+      pressureRatio: gauge('pressure_ratio', 'Share of the connection or heap budget in use.'),
+      buffered: gauge('buffered_bytes', 'Bytes waiting in per-connection send buffers.'),
+      replay: gauge('replay_bytes', 'Bytes held in per-session replay rings.'),
+      queued: gauge('queued_upgrades', 'Upgrades waiting in the per-user admission queue.'),
+      resources: gauge('resources', 'Live owned resources by kind; all 0 after a drain.', ['kind']),
+    };
+    collectDefaultMetrics({ register: this.registry, prefix: 'sockwarden_' });
+  }
+
+  /** The exposition text, with gauges refreshed from one stats computation. */
+  async render(): Promise<string> {
+    const s = this.stats();
+    const g = this.gauges;
+    g.connections.set(s.connections);
+    g.sessions.set(s.sessions);
+    g.detached.set(s.detachedSessions);
+    g.users.set(s.users);
+    g.pressure.set(PRESSURE_VALUE[s.pressure]);
+    g.pressureRatio.set(s.pressureRatio);
+    g.buffered.set(s.bufferedBytes);
+    g.replay.set(s.replayBytes);
+    g.queued.set(s.queuedUpgrades);
+    for (const [kind, value] of Object.entries(s.resources)) g.resources.set({ kind }, value);
+    return this.registry.metrics();
+  }
+
+  /** Content type of {@link render}'s output. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

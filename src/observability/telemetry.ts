@@ -1,0 +1,64 @@
+/**
+ * The Telemetry port implemented with metrics and structured logs: every admission outcome, close
+ * code, zombie removal and pressure change is both a counter and a log line carrying `user`,
+ * `session` and `conn`.
+ */
+import type { Logger } from 'pino';
+import type { Identity } from '../core/identity.js';
+import type { Telemetry } from '../core/telemetry.js';
+import { closeCodeLabel, type GatewayMetrics } from './metrics.js';
+
+function ids(identity: Identity): { user: string; session: string; conn: string; ip: string } {
+  return { user: identity.user, session: identity.session, conn: identity.conn, ip: identity.ip };
+}
+
+/** Builds the Telemetry that feeds `metrics` and `logger`. */
+export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Telemetry {
+  return {
+    admission(outcome, subject) {
+      metrics.admissions.inc({ outcome });
+      if (outcome === 'admitted') logger.debug({ ...subject, outcome }, 'admitted');
+      else logger.info({ ...subject, outcome }, `upgrade refused: ${outcome}`);
+    },
+    opened(identity, resumed) {
+      logger.info(
+        { ...ids(identity), resumed },
+        resumed ? 'connection resumed its session' : 'connection opened',
+      );
+    },
+    closed(identity, code, cleanupMs) {
+      metrics.closes.inc({ code: closeCodeLabel(code) });
+      metrics.cleanup.observe(cleanupMs / 1000);
+      logger.info({ ...ids(identity), code, cleanupMs }, 'connection closed');
+    },
+    zombie(identity, via) {
+      metrics.zombies.inc({ via });
+      if (via === 'heartbeat') metrics.heartbeatTimeouts.inc();
+      logger.warn({ ...ids(identity), via }, 'zombie connection removed');
+    },
+    evicted(identity, reason) {
+      metrics.evictions.inc({ reason });
+      logger.warn({ ...ids(identity), reason }, 'connection evicted');
+    },
+    replayed(identity, count) {
+      metrics.replayed.inc(count);
+      logger.debug({ ...ids(identity), count }, 'replayed missed messages');
+    },
+    resumeFailed(identity, reason) {
+      metrics.resumeFailures.inc({ reason });
+      logger.info({ ...ids(identity), reason }, 'resume could not replay the gap');
+    },
+    pressure(from, to, ratio) {
+      const line = { from, to, ratio: Math.round(ratio * 1000) / 1000 };
+      if (to === 'ok') logger.info(line, `pressure ${from} -> ${to}`);
+      else logger.warn(line, `pressure ${from} -> ${to}`);
+    },
+    sessionEnded(user, session, reason) {
+      logger.debug({ user, session, reason }, 'session ended');
+    },
+    failure(where, error, identity) {
+      metrics.failures.inc({ where });
+      logger.error({ ...(identity ? ids(identity) : {}), err: error }, `${where} failed`);
+    },
+  };
+}

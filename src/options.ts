@@ -1,0 +1,105 @@
+/**
+ * Gateway options: defaults, validation with zod, and the frozen resolved config. Every limit has
+ * a default here, a config key, and (in the server) a flag and an environment variable. Errors
+ * name the option and what it accepts, and nothing is applied when any option is wrong.
+ */
+import { z } from 'zod';
+import type { CoreConfig } from './core/config.js';
+import { SockwardenError } from './errors.js';
+
+const count = z.number().int().nonnegative();
+const positive = z.number().int().positive();
+const rate = z.strictObject({ perSecond: z.number().positive(), burst: positive });
+
+/** Schema of every tunable option with its default. */
+export const optionsSchema = z.strictObject({
+  maxConnections: positive.default(10_000),
+  maxConnectionsPerUser: positive.default(10),
+  maxConnectionsPerIp: positive.default(1_000),
+  maxSessionsPerUser: positive.default(20),
+  perUserPolicy: z.enum(['reject', 'evict-oldest', 'queue']).default('reject'),
+  queueTimeoutMs: positive.default(5_000),
+  maxQueuedUpgrades: count.default(1_000),
+  probeTimeoutMs: positive.default(1_000),
+  connectRatePerIp: rate.default({ perSecond: 20, burst: 40 }),
+  maxPayloadBytes: positive.default(64 * 1024),
+  inboundRatePerConnection: rate.default({ perSecond: 50, burst: 100 }),
+  maxViolations: positive.default(10),
+  maxBufferedBytes: positive.default(1024 * 1024),
+  highWaterMarkBytes: positive.default(64 * 1024),
+  replay: z
+    .strictObject({ maxMessages: count.default(1_000), maxBytes: count.default(1024 * 1024) })
+    .default({ maxMessages: 1_000, maxBytes: 1024 * 1024 }),
+  resumeWindowMs: count.default(30_000),
+  heartbeatIntervalMs: positive.default(25_000),
+  pongTimeoutMs: positive.default(10_000),
+  idleTimeoutMs: count.default(300_000),
+  warningBeforeCloseMs: count.default(30_000),
+  maxLifetimeMs: count.default(0),
+  drainTimeoutMs: count.default(10_000),
+  closeTimeoutMs: positive.default(5_000),
+  timerTickMs: z.number().int().min(10).max(5_000).default(250),
+  allowedOrigins: z.array(z.string().min(1)).default([]),
+  heapLimitBytes: count.default(0),
+});
+
+/** Tunable options as a user writes them: every key optional. */
+export type TunableOptions = z.input<typeof optionsSchema>;
+
+/** Default value of every tunable option. */
+export const DEFAULTS: CoreConfig = Object.freeze(optionsSchema.parse({}));
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const path = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const known = Object.keys(optionsSchema.shape).join(', ');
+    return `unknown option ${issue.keys.map((k) => `'${[...issue.path, k].join('.')}'`).join(', ')}; known options: ${known}`;
+  }
+  let got: unknown = input;
+  for (const key of issue.path) got = (got as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
+  const shown = JSON.stringify(got) ?? String(got);
+  if (issue.code === 'invalid_value') {
+    return `option '${path}' must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')} (got ${shown})`;
+  }
+  return `option '${path}': ${issue.message} (got ${shown})`;
+}
+
+/**
+ * Validates options and returns the frozen resolved config. Throws a `SockwardenError` with code
+ * `invalid_config` whose message names every wrong option and what it accepts.
+ */
+export function resolveOptions(input: unknown): CoreConfig {
+  const parsed = optionsSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => describeIssue(issue, input));
+    const first = parsed.error.issues[0];
+    throw new SockwardenError('invalid_config', problems.join('; '), {
+      field: first ? first.path.join('.') : undefined,
+    });
+  }
+  const config = parsed.data;
+  const crossChecks: Array<[boolean, string, string]> = [
+    [
+      config.highWaterMarkBytes > config.maxBufferedBytes,
+      'highWaterMarkBytes',
+      `option 'highWaterMarkBytes' (${config.highWaterMarkBytes}) must not exceed 'maxBufferedBytes' (${config.maxBufferedBytes})`,
+    ],
+    [
+      config.pongTimeoutMs >= config.heartbeatIntervalMs,
+      'pongTimeoutMs',
+      `option 'pongTimeoutMs' (${config.pongTimeoutMs}) must be less than 'heartbeatIntervalMs' (${config.heartbeatIntervalMs})`,
+    ],
+  ];
+  for (const [bad, field, message] of crossChecks) {
+    if (bad) throw new SockwardenError('invalid_config', message, { field });
+  }
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

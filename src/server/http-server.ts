@@ -1,0 +1,47 @@
+/**
+ * The standalone server's HTTP side: `/healthz`, `/readyz`, `/metrics`, the `/api` routes, and the
+ * WebSocket upgrade path, all on one `node:http` server.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { SockwardenError } from '../errors.js';
+import type { Gateway } from '../gateway.js';
+import { type ApiAccess, handleApi, sendError, sendJson } from './api.js';
+
+/** Builds the HTTP server around a gateway; the caller listens. */
+export function createHttpServer(gateway: Gateway, access: ApiAccess): Server {
+  const server = createServer((req, res) => {
+    route(req, res, gateway, access).catch((error: unknown) => {
+      if (error instanceof SockwardenError) sendError(res, error);
+      else {
+        gateway.logger.error({ err: error, url: req.url }, 'HTTP request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'internal error' });
+        else res.destroy();
+      }
+    });
+  });
+  gateway.attach(server);
+  return server;
+}
+
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  gateway: Gateway,
+  access: ApiAccess,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+  if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+  if (url.pathname === '/readyz') {
+    const { draining, pressure } = gateway.stats();
+    const ready = !draining && pressure !== 'shedding' && pressure !== 'critical';
+    return sendJson(res, ready ? 200 : 503, { ready, pressure, draining });
+  }
+  if (url.pathname === '/metrics') {
+    // Open like most exporters: labels are bounded and carry no user id.
+    const text = await gateway.metrics();
+    res.writeHead(200, { 'content-type': gateway.metricsContentType }).end(text);
+    return;
+  }
+  if (url.pathname.startsWith('/api/')) return handleApi(req, res, url, gateway, access);
+  throw new SockwardenError('not_found', `no route ${url.pathname}`);
+}

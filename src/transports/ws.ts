@@ -1,0 +1,182 @@
+/**
+ * The `ws` transport: turns an HTTP upgrade into an admission decision, then either a one-line
+ * JSON refusal or a WebSocket whose events feed a core Connection. Nothing here holds policy.
+ */
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import type { Principal } from '../core/admission.js';
+import type { ConnectionPort } from '../core/connection.js';
+import type { Hub } from '../core/hub.js';
+import { SockwardenError } from '../errors.js';
+import { CloseCode, SESSION_ID_PATTERN, SUBPROTOCOL } from '../protocol.js';
+
+/** What an authenticator sees of an upgrade request. */
+export interface UpgradeRequest {
+  /** The bearer token from `?token=` or `Authorization: Bearer`, if any. */
+  token: string | undefined;
+  /** The request URL, parsed. */
+  url: URL;
+  headers: IncomingMessage['headers'];
+  ip: string;
+}
+
+/** Authenticates an upgrade: returns the principal, or throws to refuse with 401. */
+export type Authenticator = (request: UpgradeRequest) => Principal | Promise<Principal>;
+
+/** The port over one `ws` WebSocket. Methods live on the prototype to keep each connection small. */
+class WsPort implements ConnectionPort {
+  constructor(private readonly socket: WebSocket) {}
+
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  send(text: string, onFlushed?: () => void): void {
+    this.socket.send(text, onFlushed);
+  }
+
+  ping(): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.ping();
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+}
+
+/** Writes a refusal before any WebSocket exists: status, `Retry-After`, one-line JSON body. */
+export function refuseUpgrade(socket: Duplex, error: SockwardenError): void {
+  if (socket.writable) {
+    const body = JSON.stringify(error.toJSON());
+    const retry =
+      error.retryAfterMs === undefined
+        ? ''
+        : `Retry-After: ${Math.max(1, Math.ceil(error.retryAfterMs / 1000))}\r\n`;
+    socket.end(
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n${retry}\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+function badRequest(field: string, message: string): SockwardenError {
+  return new SockwardenError('bad_request', message, { field });
+}
+
+/** Reads `session` and `lastSeq` from the query; throws `bad_request` naming the field. */
+function resumeParameters(url: URL): { sessionId: string | undefined; lastSeq: number | undefined } {
+  const sessionId = url.searchParams.get('session') ?? undefined;
+  if (sessionId !== undefined && !SESSION_ID_PATTERN.test(sessionId)) {
+    throw badRequest('session', 'query parameter "session" must match [A-Za-z0-9_-]{1,64}');
+  }
+  const rawSeq = url.searchParams.get('lastSeq');
+  let lastSeq: number | undefined;
+  if (rawSeq !== null) {
+    lastSeq = /^\d{1,15}$/.test(rawSeq) ? Number(rawSeq) : Number.NaN;
+    if (!Number.isSafeInteger(lastSeq))
+      throw badRequest('lastSeq', 'query parameter "lastSeq" must be a non-negative integer');
+  }
+  return { sessionId, lastSeq };
+}
+
+function bearerToken(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  return url.searchParams.get('token') ?? undefined;
+}
+
+function closeCodeOfError(error: Error & { code?: string }): number {
+  return error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CloseCode.TooBig : 1002;
+}
+
+/** The ws transport for one hub. */
+export class WsTransport {
+  private readonly server: WebSocketServer;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly authenticate: Authenticator,
+  ) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: hub.config.maxPayloadBytes,
+      handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+  }
+
+  /** Handles one HTTP upgrade: admission first, and a WebSocket only if admitted (I4). */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    // A reset during admission must not crash the process.
+    const onError = () => gone.abort();
+    socket.once('close', onClose);
+    socket.on('error', onError);
+    const ip = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    let url: URL;
+    let resume: ReturnType<typeof resumeParameters>;
+    try {
+      url = new URL(req.url ?? '/', 'http://gateway.invalid');
+      resume = resumeParameters(url);
+    } catch (error) {
+      socket.off('close', onClose);
+      refuseUpgrade(
+        socket,
+        error instanceof SockwardenError ? error : badRequest('url', 'the upgrade URL is malformed'),
+      );
+      return;
+    }
+    const token = bearerToken(req, url);
+    const result = await this.hub.admit({
+      ip,
+      origin: req.headers.origin,
+      sessionId: resume.sessionId,
+      lastSeq: resume.lastSeq,
+      authenticate: async () => this.authenticate({ token, url, headers: req.headers, ip }),
+      signal: gone.signal,
+    });
+    socket.off('close', onClose);
+    if (!result.ok) {
+      refuseUpgrade(socket, result.error);
+      return;
+    }
+    const { ticket } = result;
+    if (gone.signal.aborted || this.hub.admission.draining) {
+      ticket.abandon();
+      refuseUpgrade(socket, new SockwardenError('draining'));
+      return;
+    }
+    let opened = false;
+    // ws answers a malformed handshake itself and never calls back: give the slot back then.
+    const abandon = () => {
+      if (!opened) ticket.abandon();
+    };
+    socket.once('close', abandon);
+    this.server.handleUpgrade(req, socket, head, (ws) => {
+      opened = true;
+      socket.off('close', abandon);
+      socket.off('error', onError);
+      const connection = this.hub.open(ticket, new WsPort(ws));
+      ws.on('message', (data: RawData, isBinary: boolean) =>
+        connection.receive(isBinary ? '' : data.toString(), isBinary),
+      );
+      ws.on('pong', () => connection.pong());
+      ws.on('close', (code: number) => connection.closed(code));
+      // I1: an error releases in its own handler; ws still finishes the socket itself, bounded by its close timeout.
+      ws.on('error', (error: Error) => connection.closed(closeCodeOfError(error)));
+    });
+  }
+
+  /** Closes the underlying ws server. */
+  close(): void {
+    this.server.close();
+  }
+}

@@ -1,0 +1,134 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import WebSocket, { type ClientOptions } from 'ws';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/index.js';
+
+/** A gateway on a real HTTP server on a free port. */
+export interface Running {
+  gateway: Gateway;
+  server: Server;
+  port: number;
+  /** ws://127.0.0.1:PORT/ws */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a gateway (insecure by default, silent logs) on port 0. */
+export async function startGateway(options: GatewayOptions = {}): Promise<Running> {
+  const gateway = createGateway({ insecure: true, logger: pino({ level: 'silent' }), ...options });
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  gateway.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    gateway,
+    server,
+    port,
+    url: `ws://127.0.0.1:${port}${gateway.path}`,
+    async stop() {
+      await gateway.close({ drainMs: 0 });
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A frame the server sent, parsed. */
+export type Frame = { type: string; [key: string]: unknown };
+
+/** A test client that records every frame and close. */
+export interface TestClient {
+  ws: WebSocket;
+  frames: Frame[];
+  closed: Promise<{ code: number; reason: string }>;
+  /** Resolves with the first frame (already received or future) that matches. */
+  next(predicate: (frame: Frame) => boolean, timeoutMs?: number): Promise<Frame>;
+  /** Data of every `message` frame, in order. */
+  messages(): Array<{ seq: number; data: unknown }>;
+  send(frame: unknown): void;
+}
+
+/** Opens a client; resolves once the welcome frame arrived, rejects with the HTTP status on refusal. */
+export function connect(
+  url: string,
+  query: Record<string, string | number> = {},
+  options: ClientOptions = {},
+): Promise<TestClient> {
+  const target = new URL(url);
+  for (const [key, value] of Object.entries(query)) target.searchParams.set(key, String(value));
+  const ws = new WebSocket(target, 'sockwarden.v1', options);
+  const frames: Frame[] = [];
+  const waiters = new Set<{ predicate: (f: Frame) => boolean; resolve: (f: Frame) => void }>();
+  ws.on('message', (data) => {
+    const frame = JSON.parse(String(data)) as Frame;
+    frames.push(frame);
+    for (const waiter of waiters)
+      if (waiter.predicate(frame)) {
+        waiters.delete(waiter);
+        waiter.resolve(frame);
+      }
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+  const client: TestClient = {
+    ws,
+    frames,
+    closed,
+    next(predicate, timeoutMs = 5_000) {
+      const found = frames.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          predicate,
+          resolve: (f: Frame) => {
+            clearTimeout(timer);
+            resolve(f);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(
+            new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5))}`),
+          );
+        }, timeoutMs);
+        waiters.add(waiter);
+      });
+    },
+    messages() {
+      return frames.filter((f) => f.type === 'message').map((f) => ({ seq: f.seq as number, data: f.data }));
+    },
+    send(frame) {
+      ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    },
+  };
+  return new Promise((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk;
+      });
+      res.on('end', () =>
+        reject(
+          Object.assign(new Error(`refused ${res.statusCode}: ${body}`), {
+            status: res.statusCode,
+            body,
+            headers: res.headers,
+          }),
+        ),
+      );
+    });
+    ws.once('error', reject);
+    client.next((f) => f.type === 'welcome').then(() => resolve(client), reject);
+  });
+}
+
+/** Waits until `check` returns true, polling every 10 ms. */
+export async function until(check: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
