@@ -51,6 +51,7 @@ export class TimerWheel {
   private lastTick: number;
   private stopTicker: (() => void) | null = null;
   private count = 0;
+  private visited = 0;
 
   constructor(options: TimerWheelOptions) {
     this.tickMs = options.tickMs;
@@ -64,6 +65,11 @@ export class TimerWheel {
     return this.count;
   }
 
+  /** Entries looked at by ticks so far: with bucketing, exactly the entries that fell due. */
+  get entriesVisited(): number {
+    return this.visited;
+  }
+
   /** The clock this wheel reads. */
   now(): number {
     return this.clock.now();
@@ -71,12 +77,9 @@ export class TimerWheel {
 
   /** Runs `fn` once, no earlier than `delayMs` from now and at most one tick later. */
   schedule(delayMs: number, fn: () => void): WheelTimer {
-    // The first tick boundary strictly after the deadline: never early, at most one tick late, and
-    // always after the tick being processed, so an entry scheduled from a callback is never orphaned.
-    const due = Math.max(
-      Math.floor((this.clock.now() + Math.max(0, delayMs)) / this.tickMs) + 1,
-      this.lastTick + 1,
-    );
+    // The first tick boundary at or after the deadline: never early, at most one tick late. While a
+    // tick is being processed, lastTick is that tick, so a callback's new entry lands on a later one.
+    const due = Math.max(Math.ceil((this.clock.now() + Math.max(0, delayMs)) / this.tickMs), this.lastTick + 1);
     let bucket = this.buckets.get(due);
     if (!bucket) {
       bucket = new Set();
@@ -105,13 +108,17 @@ export class TimerWheel {
   advance(): void {
     const current = Math.floor(this.clock.now() / this.tickMs);
     if (current <= this.lastTick) return;
-    const span = current - this.lastTick;
-    if (span > this.buckets.size) {
+    if (current - this.lastTick > this.buckets.size) {
       // After a long pause, walking the due keys is cheaper than walking every tick in between.
+      // Entries that callbacks add now are due after `current`, so they cannot be missed.
       const due = [...this.buckets.keys()].filter((tick) => tick <= current).sort((a, b) => a - b);
+      this.lastTick = current;
       for (const tick of due) this.fire(tick);
     } else {
-      for (let tick = this.lastTick + 1; tick <= current; tick++) this.fire(tick);
+      while (this.lastTick < current) {
+        this.lastTick++;
+        this.fire(this.lastTick);
+      }
     }
     this.lastTick = current;
     this.idleCheck();
@@ -128,6 +135,7 @@ export class TimerWheel {
     if (!bucket) return;
     this.buckets.delete(tick);
     for (const entry of bucket) {
+      this.visited++;
       entry.bucket = null;
       this.count--;
       try {

@@ -27,7 +27,18 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Runnin
     port,
     url: `ws://127.0.0.1:${port}${gateway.path}`,
     async stop() {
-      await gateway.close({ drainMs: 0 });
+      const closing = gateway.close({ drainMs: 0 });
+      // A manual clock does not move by itself: walk it through the drain window.
+      const clock = options.clock as { advance?: (ms: number) => void } | undefined;
+      let done = false;
+      void closing.finally(() => {
+        done = true;
+      });
+      while (clock?.advance && !done) {
+        clock.advance(1_000);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await closing;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

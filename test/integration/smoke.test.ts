@@ -8,7 +8,7 @@ afterEach(async () => {
 });
 
 describe('gateway basics', () => {
-  it('welcomes, delivers sequenced messages both ways, and releases everything on close', async () => {
+  it('welcomes, delivers sequenced messages both ways, and frees per-connection resources on close', async () => {
     running = await startGateway();
     const received: unknown[] = [];
     running.gateway.on('session', (session) => {
@@ -18,17 +18,16 @@ describe('gateway basics', () => {
       });
     });
     const client = await connect(running.url, { user: 'alice' });
-    const welcome = client.frames[0];
-    expect(welcome).toMatchObject({ type: 'welcome', resumed: false, seq: 0 });
+    expect(client.frames[0]).toMatchObject({ type: 'welcome', resumed: false, seq: 0, heartbeatMs: 25_000 });
     client.send({ type: 'message', id: 'm1', data: 'hi' });
     const reply = await client.next((f) => f.type === 'message');
     expect(reply).toEqual({ type: 'message', seq: 1, data: { echo: 'hi' } });
     expect(received).toEqual(['hi']);
     expect(running.gateway.stats()).toMatchObject({ connections: 1, sessions: 1, users: 1 });
+    expect(running.gateway.stats().resources).toMatchObject({ connection: 1, session: 1 });
     client.ws.close(1000);
     await until(() => running?.gateway.stats().sessions === 0, 2000, 'session end');
-    const stats = running.gateway.stats();
-    expect(stats.connections).toBe(0);
-    expect(Object.values(stats.resources).filter((n) => n !== 0 && n !== undefined)).toEqual([3]);
+    expect(running.gateway.stats()).toMatchObject({ connections: 0, users: 0 });
+    expect(running.gateway.stats().resources).toMatchObject({ connection: 0, session: 0 });
   });
 });

@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Session } from '../../src/index.js';
+import { ManualClock } from '../helpers/clock.js';
+import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+
+let running: Running | undefined;
+const clients: TestClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  await running?.stop();
+  running = undefined;
+});
+
+async function open(query: Record<string, string | number>): Promise<TestClient> {
+  const client = await connect((running as Running).url, query);
+  clients.push(client);
+  return client;
+}
+
+function sessionsOf(gateway: Running['gateway']): Map<string, Session> {
+  const sessions = new Map<string, Session>();
+  gateway.on('session', (s) => sessions.set(`${s.user}/${s.id}`, s));
+  return sessions;
+}
+
+describe('resume', () => {
+  it('replays exactly the missed messages, in order, each once', async () => {
+    running = await startGateway();
+    const sessions = sessionsOf(running.gateway);
+    const first = await open({ user: 'u', session: 's1' });
+    const session = sessions.get('u/s1') as Session;
+    for (let i = 1; i <= 5; i++) await session.send({ n: i });
+    await first.next((f) => f.type === 'message' && f.seq === 5);
+    first.ws.terminate();
+    await until(() => !session.writable && running?.gateway.stats().connections === 0, 2_000, 'socket released');
+    for (let i = 6; i <= 9; i++) await session.send({ n: i });
+    const second = await open({ user: 'u', session: 's1', lastSeq: 3 });
+    expect(second.frames[0]).toMatchObject({ type: 'welcome', session: 's1', resumed: true, seq: 9 });
+    await second.next((f) => f.type === 'message' && f.seq === 9);
+    expect(second.messages().map((m) => m.seq)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(second.messages().map((m) => (m.data as { n: number }).n)).toEqual([4, 5, 6, 7, 8, 9]);
+    await session.send({ n: 10 });
+    await second.next((f) => f.type === 'message' && f.seq === 10);
+    expect(sessions.size).toBe(1);
+  });
+
+  it('says too_far_behind when the ring no longer holds the gap', async () => {
+    running = await startGateway({ replay: { maxMessages: 3, maxBytes: 1_000_000 } });
+    const sessions = sessionsOf(running.gateway);
+    const first = await open({ user: 'u', session: 's' });
+    first.ws.terminate();
+    const session = sessions.get('u/s') as Session;
+    await until(() => running?.gateway.stats().detachedSessions === 1, 2_000, 'detached');
+    for (let i = 1; i <= 6; i++) await session.send(i);
+    const second = await open({ user: 'u', session: 's', lastSeq: 1 });
+    expect(second.frames[0]).toMatchObject({ resumed: true, resumeFailed: 'too_far_behind', seq: 6 });
+  });
+
+  it('says unknown for a session it never had, and expired for one whose window passed', async () => {
+    const clock = new ManualClock();
+    running = await startGateway({ clock, resumeWindowMs: 1_000, timerTickMs: 100 });
+    const fresh = await open({ user: 'u', session: 'never', lastSeq: 4 });
+    expect(fresh.frames[0]).toMatchObject({ resumed: false, resumeFailed: 'unknown', seq: 0 });
+    const gone = await open({ user: 'u', session: 'old' });
+    gone.ws.terminate();
+    await until(() => running?.gateway.stats().detachedSessions === 1, 2_000, 'detached');
+    clock.advance(1_200);
+    expect(running.gateway.sessions('u').map((s) => s.id)).not.toContain('old');
+    const late = await open({ user: 'u', session: 'old', lastSeq: 2 });
+    expect(late.frames[0]).toMatchObject({ resumed: false, resumeFailed: 'expired' });
+  });
+
+  it("treats another user's session id as unknown and never shows that user's messages", async () => {
+    running = await startGateway();
+    const sessions = sessionsOf(running.gateway);
+    await open({ user: 'alice', session: 'shared' });
+    await (sessions.get('alice/shared') as Session).send('secret');
+    const mallory = await open({ user: 'mallory', session: 'shared', lastSeq: 0 });
+    expect(mallory.frames[0]).toMatchObject({ resumed: false });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(mallory.messages()).toEqual([]);
+  });
+});
+
+describe('takeover', () => {
+  it('closes the older socket with 4100 and continues on the newer one without loss or duplicates', async () => {
+    running = await startGateway();
+    const sessions = sessionsOf(running.gateway);
+    const older = await open({ user: 'u', session: 't' });
+    const session = sessions.get('u/t') as Session;
+    await session.send('one');
+    await older.next((f) => f.type === 'message' && f.seq === 1);
+    const newer = await open({ user: 'u', session: 't', lastSeq: 1 });
+    expect((await older.closed).code).toBe(4100);
+    expect(newer.frames[0]).toMatchObject({ resumed: true, seq: 1 });
+    await session.send('two');
+    await newer.next((f) => f.type === 'message' && f.seq === 2);
+    expect(newer.messages()).toEqual([{ seq: 2, data: 'two' }]);
+    expect(older.messages()).toEqual([{ seq: 1, data: 'one' }]);
+    expect(running.gateway.stats()).toMatchObject({ connections: 1, sessions: 1 });
+  });
+});
+
+describe('application API', () => {
+  it('aborts ctx.signal when the session ends, and send() then resolves false', async () => {
+    running = await startGateway({ resumeWindowMs: 0 });
+    let signal: AbortSignal | undefined;
+    let session: Session | undefined;
+    running.gateway.on('session', (s) => {
+      session = s;
+      s.onMessage((_data, ctx) => {
+        signal = ctx.signal;
+      });
+    });
+    const client = await open({ user: 'u' });
+    client.send({ type: 'message', data: 1 });
+    await until(() => signal !== undefined, 2_000, 'handler');
+    expect(signal?.aborted).toBe(false);
+    client.ws.close(1001);
+    await until(() => signal?.aborted === true, 2_000, 'abort on end');
+    expect(await session?.send('late')).toBe(false);
+  });
+
+  it('reports a throwing handler to the client by ref, and the connection stays up', async () => {
+    running = await startGateway();
+    running.gateway.on('session', (s) => {
+      s.onMessage(async () => {
+        throw new Error('handler bug');
+      });
+    });
+    const client = await open({ user: 'u' });
+    client.send({ type: 'message', id: 'q7', data: 'x' });
+    const error = await client.next((f) => f.type === 'error');
+    expect(error).toMatchObject({ code: 'handler_error', ref: 'q7' });
+    client.send({ type: 'ping' });
+    await client.next((f) => f.type === 'pong');
+  });
+
+  it('publishes to every session of a user and disconnects with 4103', async () => {
+    running = await startGateway();
+    const a = await open({ user: 'u', session: 'a' });
+    const b = await open({ user: 'u', session: 'b' });
+    expect(running.gateway.publish({ user: 'u' }, { hello: true })).toEqual({ delivered: 2, queued: 0 });
+    await a.next((f) => f.type === 'message');
+    await b.next((f) => f.type === 'message');
+    expect(() => running?.gateway.publish({ user: 'u' }, 10n)).toThrow(/JSON/);
+    expect(running.gateway.disconnect({ user: 'u', session: 'a' })).toBe(1);
+    expect((await a.closed).code).toBe(4103);
+    expect(running.gateway.sessions('u').map((s) => s.id)).toEqual(['b']);
+  });
+});

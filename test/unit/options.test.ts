@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, resolveOptions, SockwardenError } from '../../src/index.js';
+
+function configError(input: unknown): SockwardenError {
+  try {
+    resolveOptions(input);
+  } catch (error) {
+    if (error instanceof SockwardenError) return error;
+    throw error;
+  }
+  throw new Error('expected an invalid_config error');
+}
+
+describe('options', () => {
+  it('has the documented defaults and freezes the resolved config', () => {
+    const config = resolveOptions({});
+    expect(config).toEqual(DEFAULTS);
+    expect(config).toMatchObject({
+      maxBufferedBytes: 1024 * 1024,
+      maxPayloadBytes: 64 * 1024,
+      resumeWindowMs: 30_000,
+      heartbeatIntervalMs: 25_000,
+      pongTimeoutMs: 10_000,
+      idleTimeoutMs: 300_000,
+      maxLifetimeMs: 0,
+      probeTimeoutMs: 1_000,
+      perUserPolicy: 'reject',
+      replay: { maxMessages: 1_000, maxBytes: 1024 * 1024 },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.replay)).toBe(true);
+  });
+
+  it('names an unknown option and lists the known ones', () => {
+    const error = configError({ maxConections: 5 });
+    expect(error.code).toBe('invalid_config');
+    expect(error.message).toContain("unknown option 'maxConections'");
+    expect(error.message).toContain('maxConnections');
+  });
+
+  it('names a bad policy and the allowed values', () => {
+    const error = configError({ perUserPolicy: 'kick' });
+    expect(error.message).toMatch(/'perUserPolicy' must be one of "reject", "evict-oldest", "queue" \(got "kick"\)/);
+    expect(error.field).toBe('perUserPolicy');
+  });
+
+  it('refuses negative and fractional limits, naming the option', () => {
+    expect(configError({ maxConnectionsPerUser: -1 }).message).toContain("'maxConnectionsPerUser'");
+    expect(configError({ replay: { maxMessages: 1.5 } }).message).toContain("'replay.maxMessages'");
+  });
+
+  it('checks options against each other', () => {
+    expect(configError({ highWaterMarkBytes: 2_000_000 }).message).toContain("'maxBufferedBytes'");
+    expect(configError({ heartbeatIntervalMs: 1_000, pongTimeoutMs: 1_000 }).field).toBe('pongTimeoutMs');
+  });
+});
