@@ -194,8 +194,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     },
     close(closeOptions = {}) {
       closing ??= (async () => {
-        for (const detach of detachers.splice(0)) detach();
+        // Upgrades keep reaching admission while draining, so they get 503 draining rather than a 404.
         await core.drain(closeOptions.drainMs);
+        for (const detach of detachers.splice(0)) detach();
         transport.close();
         events.removeAllListeners();
         logger.info({ resources: ledger.snapshot() }, 'gateway drained');

@@ -263,6 +263,7 @@ export class Connection {
   }
 
   private violation(code: 'bad_frame' | 'rate_limited', message: string, retryAfterMs?: number): void {
+    this.host.telemetry.inboundRejected(this.identity, code);
     if (!this.violations.take(this.host.now())) {
       this.end(CloseCode.ProtocolViolation, code);
       return;

@@ -33,6 +33,8 @@ export interface Telemetry {
   zombie(identity: Identity, via: ZombieDetection): void;
   /** A live connection was evicted to make room. */
   evicted(identity: Identity, reason: EvictionReason): void;
+  /** An inbound frame was refused: malformed or over the inbound rate. */
+  inboundRejected(identity: Identity, reason: 'bad_frame' | 'rate_limited'): void;
   /** Frames replayed to a resuming connection. */
   replayed(identity: Identity, count: number): void;
   /** A resume could not replay the gap. */
@@ -52,6 +54,7 @@ export const silentTelemetry: Telemetry = {
   closed() {},
   zombie() {},
   evicted() {},
+  inboundRejected() {},
   replayed() {},
   resumeFailed() {},
   pressure() {},

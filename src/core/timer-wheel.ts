@@ -79,7 +79,10 @@ export class TimerWheel {
   schedule(delayMs: number, fn: () => void): WheelTimer {
     // The first tick boundary at or after the deadline: never early, at most one tick late. While a
     // tick is being processed, lastTick is that tick, so a callback's new entry lands on a later one.
-    const due = Math.max(Math.ceil((this.clock.now() + Math.max(0, delayMs)) / this.tickMs), this.lastTick + 1);
+    const due = Math.max(
+      Math.ceil((this.clock.now() + Math.max(0, delayMs)) / this.tickMs),
+      this.lastTick + 1,
+    );
     let bucket = this.buckets.get(due);
     if (!bucket) {
       bucket = new Set();

@@ -26,6 +26,7 @@ export class GatewayMetrics {
   readonly zombies: Counter<'via'>;
   readonly evictions: Counter<'reason'>;
   readonly replayed: Counter;
+  readonly inboundRejected: Counter<'reason'>;
   readonly resumeFailures: Counter<'reason'>;
   readonly failures: Counter<'where'>;
   readonly cleanup: Histogram;
@@ -59,6 +60,11 @@ export class GatewayMetrics {
       'via',
     ]);
     this.evictions = counter('evictions_total', 'Live connections evicted, by reason.', ['reason']);
+    this.inboundRejected = counter(
+      'inbound_rejected_total',
+      'Inbound frames refused, by reason (bad_frame, rate_limited).',
+      ['reason'],
+    );
     this.replayed = counter('replayed_messages_total', 'Messages replayed to resuming connections.');
     this.resumeFailures = counter(
       'resume_failures_total',

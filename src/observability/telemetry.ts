@@ -40,6 +40,10 @@ export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Tele
       metrics.evictions.inc({ reason });
       logger.warn({ ...ids(identity), reason }, 'connection evicted');
     },
+    inboundRejected(identity, reason) {
+      metrics.inboundRejected.inc({ reason });
+      logger.info({ ...ids(identity), reason }, `inbound frame refused: ${reason}`);
+    },
     replayed(identity, count) {
       metrics.replayed.inc(count);
       logger.debug({ ...ids(identity), count }, 'replayed missed messages');

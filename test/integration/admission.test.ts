@@ -33,7 +33,6 @@ async function refusal(promise: Promise<unknown>): Promise<Refusal> {
   throw new Error('expected the upgrade to be refused');
 }
 
-
 describe('per-user limit', () => {
   it('rejects with 429 and a JSON body naming the code (policy reject)', async () => {
     const { url } = await start({ maxConnectionsPerUser: 2 });
@@ -57,7 +56,12 @@ describe('per-user limit', () => {
   });
 
   it('queues an upgrade until a slot frees, and times out when none does (policy queue)', async () => {
-    const { url } = await start({ maxConnectionsPerUser: 1, perUserPolicy: 'queue', queueTimeoutMs: 1_500, timerTickMs: 20 });
+    const { url } = await start({
+      maxConnectionsPerUser: 1,
+      perUserPolicy: 'queue',
+      queueTimeoutMs: 1_500,
+      timerTickMs: 20,
+    });
     const first = await open(url, { user: 'u' });
     const waiting = open(url, { user: 'u' });
     await new Promise((r) => setTimeout(r, 200));
@@ -109,9 +113,15 @@ describe('atomic admission (I4)', () => {
 
   it('never exceeds the node limit under concurrent upgrades of many users', async () => {
     const { url, gateway } = await start({ maxConnections: 5 });
-    const attempts = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => open(url, { user: `u${i}` })));
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) => open(url, { user: `u${i}` })),
+    );
     expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(5);
-    const statuses = new Set((attempts.filter((a) => a.status === 'rejected') as PromiseRejectedResult[]).map((r) => (r.reason as Refusal).status));
+    const statuses = new Set(
+      (attempts.filter((a) => a.status === 'rejected') as PromiseRejectedResult[]).map(
+        (r) => (r.reason as Refusal).status,
+      ),
+    );
     expect([...statuses]).toEqual([503]);
     expect(gateway.stats().connections).toBe(5);
   });
@@ -151,7 +161,12 @@ describe('other admission steps', () => {
     a.ws.terminate();
     await until(() => gateway.stats().detachedSessions === 1, 2_000, 'session a detached');
     await open(url, { user: 'u', session: 'c' });
-    expect(gateway.sessions('u').map((s) => s.id).sort()).toEqual(['b', 'c']);
+    expect(
+      gateway
+        .sessions('u')
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual(['b', 'c']);
     const error = await refusal(connect(url, { user: 'u', session: 'd' }));
     expect(JSON.parse(error.body).error).toBe('session_limit');
   });

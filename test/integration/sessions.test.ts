@@ -32,7 +32,11 @@ describe('resume', () => {
     for (let i = 1; i <= 5; i++) await session.send({ n: i });
     await first.next((f) => f.type === 'message' && f.seq === 5);
     first.ws.terminate();
-    await until(() => !session.writable && running?.gateway.stats().connections === 0, 2_000, 'socket released');
+    await until(
+      () => !session.writable && running?.gateway.stats().connections === 0,
+      2_000,
+      'socket released',
+    );
     for (let i = 6; i <= 9; i++) await session.send({ n: i });
     const second = await open({ user: 'u', session: 's1', lastSeq: 3 });
     expect(second.frames[0]).toMatchObject({ type: 'welcome', session: 's1', resumed: true, seq: 9 });

@@ -31,7 +31,13 @@ function silentClient(port: number, user: string): Promise<Socket> {
 describe('heartbeat', () => {
   it('removes a silent raw TCP client within interval + timeout + one tick, and counts a zombie', async () => {
     const clock = new ManualClock();
-    running = await startGateway({ clock, heartbeatIntervalMs: 1_000, pongTimeoutMs: 500, timerTickMs: 100, idleTimeoutMs: 0 });
+    running = await startGateway({
+      clock,
+      heartbeatIntervalMs: 1_000,
+      pongTimeoutMs: 500,
+      timerTickMs: 100,
+      idleTimeoutMs: 0,
+    });
     const socket = await silentClient(running.port, 'quiet');
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     await until(() => running?.gateway.stats().connections === 1, 2_000, 'open');
@@ -46,7 +52,13 @@ describe('heartbeat', () => {
 
   it('keeps a client that answers pings', async () => {
     const clock = new ManualClock();
-    running = await startGateway({ clock, heartbeatIntervalMs: 1_000, pongTimeoutMs: 500, timerTickMs: 100, idleTimeoutMs: 0 });
+    running = await startGateway({
+      clock,
+      heartbeatIntervalMs: 1_000,
+      pongTimeoutMs: 500,
+      timerTickMs: 100,
+      idleTimeoutMs: 0,
+    });
     const client = await connect(running.url, { user: 'alive' });
     clients.push(client);
     let pings = 0;
@@ -65,7 +77,14 @@ describe('heartbeat', () => {
 describe('idle timeout', () => {
   it('warns closeInMs before, then closes 4102; activity postpones it', async () => {
     const clock = new ManualClock();
-    running = await startGateway({ clock, idleTimeoutMs: 10_000, warningBeforeCloseMs: 2_000, timerTickMs: 100, heartbeatIntervalMs: 60_000, pongTimeoutMs: 1_000 });
+    running = await startGateway({
+      clock,
+      idleTimeoutMs: 10_000,
+      warningBeforeCloseMs: 2_000,
+      timerTickMs: 100,
+      heartbeatIntervalMs: 60_000,
+      pongTimeoutMs: 1_000,
+    });
     const client = await connect(running.url, { user: 'idle' });
     clients.push(client);
     clock.advance(5_000);
@@ -87,7 +106,13 @@ describe('idle timeout', () => {
 describe('max lifetime', () => {
   it('closes 4002 with a retry_after_ms hint after a lifetime warning', async () => {
     const clock = new ManualClock();
-    running = await startGateway({ clock, maxLifetimeMs: 10_000, warningBeforeCloseMs: 1_000, timerTickMs: 100, idleTimeoutMs: 0 });
+    running = await startGateway({
+      clock,
+      maxLifetimeMs: 10_000,
+      warningBeforeCloseMs: 1_000,
+      timerTickMs: 100,
+      idleTimeoutMs: 0,
+    });
     const client = await connect(running.url, { user: 'old' });
     clients.push(client);
     clock.advance(9_100);

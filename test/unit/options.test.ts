@@ -40,7 +40,9 @@ describe('options', () => {
 
   it('names a bad policy and the allowed values', () => {
     const error = configError({ perUserPolicy: 'kick' });
-    expect(error.message).toMatch(/'perUserPolicy' must be one of "reject", "evict-oldest", "queue" \(got "kick"\)/);
+    expect(error.message).toMatch(
+      /'perUserPolicy' must be one of "reject", "evict-oldest", "queue" \(got "kick"\)/,
+    );
     expect(error.field).toBe('perUserPolicy');
   });
 

@@ -3,8 +3,14 @@ import { isReconnectable, keepsSessionAfterClose, parseClientFrame } from '../..
 
 describe('client frame parsing', () => {
   it('accepts the three client frames', () => {
-    expect(parseClientFrame('{"type":"message","id":"a1","data":{"x":1}}')).toEqual({ ok: true, frame: { type: 'message', id: 'a1', data: { x: 1 } } });
-    expect(parseClientFrame('{"type":"message","data":null}')).toEqual({ ok: true, frame: { type: 'message', data: null } });
+    expect(parseClientFrame('{"type":"message","id":"a1","data":{"x":1}}')).toEqual({
+      ok: true,
+      frame: { type: 'message', id: 'a1', data: { x: 1 } },
+    });
+    expect(parseClientFrame('{"type":"message","data":null}')).toEqual({
+      ok: true,
+      frame: { type: 'message', data: null },
+    });
     expect(parseClientFrame('{"type":"ack","seq":4}')).toEqual({ ok: true, frame: { type: 'ack', seq: 4 } });
     expect(parseClientFrame('{"type":"ping"}')).toEqual({ ok: true, frame: { type: 'ping' } });
   });
@@ -25,8 +31,10 @@ describe('client frame parsing', () => {
 
 describe('close code ranges', () => {
   it('marks the reconnect range and the final range as DESIGN.md says', () => {
-    for (const code of [1001, 1012, 1013, 4000, 4001, 4002, 4003, 4004]) expect(isReconnectable(code)).toBe(true);
-    for (const code of [1000, 1008, 1009, 4100, 4101, 4102, 4103, 4104, 4105]) expect(isReconnectable(code)).toBe(false);
+    for (const code of [1001, 1012, 1013, 4000, 4001, 4002, 4003, 4004])
+      expect(isReconnectable(code)).toBe(true);
+    for (const code of [1000, 1008, 1009, 4100, 4101, 4102, 4103, 4104, 4105])
+      expect(isReconnectable(code)).toBe(false);
     expect(keepsSessionAfterClose(4001)).toBe(true);
     expect(keepsSessionAfterClose(4100)).toBe(true);
     expect(keepsSessionAfterClose(4101)).toBe(false);

@@ -34,11 +34,16 @@ describe('timer wheel (I5)', () => {
   it('cancels in O(1) and stops its one ticker when empty', () => {
     const clock = new ManualClock();
     let tickers = 0;
-    const counting = { now: () => clock.now(), every: (ms: number, fn: () => void) => (tickers++, clock.every(ms, fn)) };
+    const counting = {
+      now: () => clock.now(),
+      every: (ms: number, fn: () => void) => (tickers++, clock.every(ms, fn)),
+    };
     const wheel = new TimerWheel({ tickMs: 50, clock: counting });
-    const entries = Array.from({ length: 100 }, () => wheel.schedule(500, () => {
-      throw new Error('cancelled entry fired');
-    }));
+    const entries = Array.from({ length: 100 }, () =>
+      wheel.schedule(500, () => {
+        throw new Error('cancelled entry fired');
+      }),
+    );
     expect(tickers).toBe(1);
     for (const entry of entries) expect(entry.cancel()).toBe(true);
     expect(entries[0]?.cancel()).toBe(false);

@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type Running, startGateway, type TestClient } from '../helpers/gateway.js';
+
+let running: Running | undefined;
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+});
+
+describe('drain', () => {
+  it('refuses new upgrades, closes every socket 1012 with spread retry hints, and releases everything', async () => {
+    running = await startGateway({ drainTimeoutMs: 2_000 });
+    const clients: TestClient[] = [];
+    for (let i = 0; i < 20; i++) clients.push(await connect(running.url, { user: `u${i % 5}` }));
+    const closing = running.gateway.close({ drainMs: 10_000 });
+    expect(running.gateway.stats().draining).toBe(true);
+    await expect(connect(running.url, { user: 'late' })).rejects.toMatchObject({ status: 503 });
+    const closes = await Promise.all(clients.map((c) => c.closed));
+    await closing;
+    expect(new Set(closes.map((c) => c.code))).toEqual(new Set([1012]));
+    const hints = closes.map((c) => Number(/^retry_after_ms=(\d+)$/.exec(c.reason)?.[1]));
+    expect(hints.every((h) => h >= 0 && h <= 10_000)).toBe(true);
+    expect(new Set(hints).size).toBeGreaterThan(10);
+    const stats = running.gateway.stats();
+    expect(stats).toMatchObject({ connections: 0, sessions: 0 });
+    expect(Object.entries(stats.resources).filter(([, n]) => n !== 0)).toEqual([]);
+  });
+
+  it('terminates peers that ignore the close frame once drainTimeoutMs passes', async () => {
+    running = await startGateway({ drainTimeoutMs: 300, closeTimeoutMs: 60_000, timerTickMs: 20 });
+    const stubborn = await connect(running.url, { user: 'u' });
+    // Stop reading: the close frame is never answered.
+    (stubborn.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const startedAt = Date.now();
+    await running.gateway.close();
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    expect(Object.entries(running.gateway.stats().resources).filter(([, n]) => n !== 0)).toEqual([]);
+    stubborn.ws.terminate();
+  });
+});

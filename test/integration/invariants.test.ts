@@ -1,0 +1,163 @@
+/**
+ * One test per invariant of DESIGN.md. Each fails if its invariant breaks; the behaviour behind
+ * them is covered in depth by the other files.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Session } from '../../src/index.js';
+import { DEFAULTS } from '../../src/index.js';
+import { ManualClock } from '../helpers/clock.js';
+import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+
+let running: Running | undefined;
+const clients: TestClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  await running?.stop();
+  running = undefined;
+});
+
+async function open(query: Record<string, string | number>, options = {}): Promise<TestClient> {
+  const client = await connect((running as Running).url, query, options);
+  clients.push(client);
+  return client;
+}
+
+describe('I1 release on close', () => {
+  it('frees the slot in the close and error handlers, with the clock frozen so no sweep can run', async () => {
+    const clock = new ManualClock();
+    running = await startGateway({
+      clock,
+      maxConnectionsPerUser: 1,
+      maxConnectionsPerIp: 1,
+      maxPayloadBytes: 512,
+    });
+    const abrupt = await open({ user: 'u' });
+    abrupt.ws.terminate();
+    await until(() => running?.gateway.stats().connections === 0, 2_000, 'release after terminate');
+    const clean = await open({ user: 'u' });
+    clean.ws.close(1000);
+    await until(() => running?.gateway.stats().connections === 0, 2_000, 'release after close');
+    const oversized = await open({ user: 'u' });
+    oversized.send({ type: 'message', data: 'z'.repeat(1_000) });
+    await until(() => running?.gateway.stats().connections === 0, 2_000, 'release after a protocol error');
+    await open({ user: 'u' });
+    expect(running.gateway.stats().topUsers).toEqual([{ user: 'u', connections: 1 }]);
+  });
+});
+
+describe('I2 one owner', () => {
+  it('leaves zero live resources of every kind after a drain, whatever was open', async () => {
+    running = await startGateway({
+      perUserPolicy: 'queue',
+      maxConnectionsPerUser: 1,
+      queueTimeoutMs: 30_000,
+    });
+    running.gateway.on('session', (s) => {
+      s.scope.timer(60_000, () => {});
+      s.scope.abortController();
+      s.onMessage(async (_data, ctx) => {
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      });
+    });
+    const a = await open({ user: 'u', session: 'one' });
+    a.send({ type: 'message', data: 'start a long task' });
+    const queued = connect(running.url, { user: 'u', session: 'two' }).catch((e: unknown) => e);
+    await until(() => running?.gateway.stats().queuedUpgrades === 1, 2_000, 'queued');
+    await open({ user: 'v' }).then((c) => c.ws.terminate());
+    const before = running.gateway.stats().resources;
+    expect(before.timer).toBeGreaterThan(0);
+    expect(before.abort).toBeGreaterThan(0);
+    await running.gateway.close();
+    await queued;
+    const after = running.gateway.stats().resources;
+    expect(Object.keys(after)).toEqual(
+      expect.arrayContaining(['connection', 'session', 'timer', 'abort', 'scope']),
+    );
+    expect(Object.entries(after).filter(([, n]) => n !== 0)).toEqual([]);
+  });
+});
+
+describe('I3 one key', () => {
+  it('reuses the same session state across reconnects and releases by the admission handle', async () => {
+    running = await startGateway({ maxConnectionsPerUser: 1, resumeWindowMs: 0 });
+    const seen: Session[] = [];
+    running.gateway.on('session', (s) => seen.push(s));
+    // User ids chosen so that naive "user:session" keys would collide.
+    await open({ user: 'a:b', session: 'c' });
+    await open({ user: 'a', session: 'b-c' });
+    for (let i = 0; i < 5; i++) {
+      const again = await open({ user: 'a:b', session: 'c', lastSeq: 0 });
+      expect(again.frames[0]).toMatchObject({ resumed: true });
+    }
+    expect(seen.map((s) => `${s.user}|${s.id}`)).toEqual(['a:b|c', 'a|b-c']);
+    for (const c of clients.splice(0)) c.ws.terminate();
+    await until(() => running?.gateway.stats().sessions === 0, 2_000, 'sessions end');
+    expect(running.gateway.stats()).toMatchObject({ connections: 0, users: 0, topUsers: [] });
+  });
+});
+
+describe('I4 atomic admission', () => {
+  it('holds the per-user limit when many upgrades race', async () => {
+    running = await startGateway({ maxConnectionsPerUser: 2, probeTimeoutMs: 200, timerTickMs: 20 });
+    const results = await Promise.allSettled(Array.from({ length: 40 }, () => open({ user: 'racer' })));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(running.gateway.stats().topUsers).toEqual([{ user: 'racer', connections: 2 }]);
+  });
+});
+
+describe('I5 no per-connection intervals', () => {
+  it('drives every connection from one shared ticker', async () => {
+    const clock = new ManualClock();
+    let tickers = 0;
+    const counted = {
+      now: () => clock.now(),
+      every: (ms: number, fn: () => void) => (tickers++, clock.every(ms, fn)),
+    };
+    running = await startGateway({ clock: counted, maxConnectionsPerIp: 100 });
+    for (let i = 0; i < 30; i++) await open({ user: `u${i}` });
+    expect(tickers).toBe(1);
+  });
+});
+
+describe('I6 everything bounded', () => {
+  it('gives every bound a default, a config key and a metric', async () => {
+    running = await startGateway();
+    const metrics = await running.gateway.metrics();
+    const bounds: Array<[keyof typeof DEFAULTS, string]> = [
+      ['maxBufferedBytes', 'sockwarden_buffered_bytes'],
+      ['highWaterMarkBytes', 'sockwarden_buffered_bytes'],
+      ['replay', 'sockwarden_replay_bytes'],
+      ['maxPayloadBytes', 'sockwarden_closes_total'],
+      ['inboundRatePerConnection', 'sockwarden_inbound_rejected_total'],
+      ['maxQueuedUpgrades', 'sockwarden_queued_upgrades'],
+      ['maxConnections', 'sockwarden_connections'],
+      ['maxConnectionsPerUser', 'sockwarden_admissions_total'],
+      ['maxConnectionsPerIp', 'sockwarden_admissions_total'],
+      ['maxSessionsPerUser', 'sockwarden_sessions'],
+      ['connectRatePerIp', 'sockwarden_admissions_total'],
+    ];
+    for (const [key, metric] of bounds) {
+      expect(DEFAULTS[key], key).toBeTruthy();
+      expect(metrics, metric).toContain(`# TYPE ${metric} `);
+    }
+  });
+});
+
+describe('I7 bounded, paced retries', () => {
+  it('tells refused clients when to come back, and spreads reconnects over the drain window', async () => {
+    running = await startGateway({ maxConnections: 1, drainTimeoutMs: 2_000 });
+    const holders: TestClient[] = [await open({ user: 'a' })];
+    const full = await connect(running.url, { user: 'b' }).catch(
+      (e: { status: number; headers: Record<string, string> }) => e,
+    );
+    expect(full).toMatchObject({ status: 503 });
+    const retryAfter = Number((full as { headers: Record<string, string> }).headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(5);
+    expect(retryAfter).toBeLessThanOrEqual(10);
+    const closing = running.gateway.close({ drainMs: 8_000 });
+    const closed = await (holders[0] as TestClient).closed;
+    await closing;
+    expect(closed.code).toBe(1012);
+    expect(Number(/retry_after_ms=(\d+)/.exec(closed.reason)?.[1])).toBeLessThanOrEqual(8_000);
+  });
+});
