@@ -76,6 +76,16 @@ export interface Gateway {
   close(options?: { drainMs?: number }): Promise<void>;
 }
 
+const hubs = new WeakMap<Gateway, Hub>();
+
+/**
+ * The core behind a gateway, for diagnostics and leak tests. Not part of the public API: the hub's
+ * shape may change in any release.
+ */
+export function hubOf(gateway: Gateway): Hub | undefined {
+  return hubs.get(gateway);
+}
+
 const LIBRARY_KEYS = ['path', 'authenticate', 'insecure', 'engine', 'logger', 'clock'] as const;
 
 function insecureAuthenticator(): Authenticator {
@@ -204,5 +214,6 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       return closing;
     },
   };
+  hubs.set(gateway, core);
   return gateway;
 }

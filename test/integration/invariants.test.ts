@@ -111,7 +111,10 @@ describe('I5 no per-connection intervals', () => {
     let tickers = 0;
     const counted = {
       now: () => clock.now(),
-      every: (ms: number, fn: () => void) => (tickers++, clock.every(ms, fn)),
+      every: (ms: number, fn: () => void) => {
+        tickers++;
+        return clock.every(ms, fn);
+      },
     };
     running = await startGateway({ clock: counted, maxConnectionsPerIp: 100 });
     for (let i = 0; i < 30; i++) await open({ user: `u${i}` });

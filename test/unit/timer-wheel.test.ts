@@ -36,7 +36,10 @@ describe('timer wheel (I5)', () => {
     let tickers = 0;
     const counting = {
       now: () => clock.now(),
-      every: (ms: number, fn: () => void) => (tickers++, clock.every(ms, fn)),
+      every: (ms: number, fn: () => void) => {
+        tickers++;
+        return clock.every(ms, fn);
+      },
     };
     const wheel = new TimerWheel({ tickMs: 50, clock: counting });
     const entries = Array.from({ length: 100 }, () =>

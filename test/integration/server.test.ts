@@ -1,0 +1,167 @@
+/** `sockwarden serve` as a user runs it: the built CLI in a child process. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from '../helpers/gateway.js';
+
+const BIN = join(import.meta.dirname, '../../bin/sockwarden.js');
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function serve(
+  args: string[],
+): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args]);
+  children.push(child);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const base = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+      const match = /^listening on (http:\/\/\S+)$/m.exec(out);
+      if (match) resolve(match[1] as string);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+  });
+  return { child, base, exited };
+}
+
+describe('invalid configuration', () => {
+  it.each([
+    [
+      ['serve', '--insecure', '--max-connections=-3'],
+      /--max-connections: must be a non-negative integer \(got "-3"\)/,
+    ],
+    [
+      ['serve', '--insecure', '--per-user-policy', 'kick'],
+      /must be one of reject, evict-oldest, queue \(got "kick"\)/,
+    ],
+    [['serve', '--insecure', '--max-conections', '4'], /Unknown option '--max-conections'/],
+    [['serve'], /no authentication configured/],
+    [['serve', '--jwt-secret', 'short'], /--jwt-secret: the JWT secret must be at least 16 characters/],
+    [
+      ['serve', '--insecure', '--max-connections-per-user', '0'],
+      /--max-connections-per-user \(env SOCKWARDEN_MAX_CONNECTIONS_PER_USER/,
+    ],
+  ])('exits 2 and names the problem: %s', async (args, message) => {
+    const result = await run(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('reads the same names from the environment and a config file, flag > env > file', async () => {
+    const file = join(tmpdir(), `sockwarden-${process.pid}.json`);
+    writeFileSync(file, JSON.stringify({ perUserPolicy: 'sideways' }));
+    expect((await run(['serve', '--insecure', '--config', file])).stderr).toMatch(
+      /config key "perUserPolicy": must be one of/,
+    );
+    expect(
+      (await run(['serve', '--insecure', '--config', file], { SOCKWARDEN_PER_USER_POLICY: 'bad' })).stderr,
+    ).toMatch(/SOCKWARDEN_PER_USER_POLICY: must be one of/);
+    writeFileSync(file, JSON.stringify({ maxConnectionz: 1 }));
+    const unknown = await run(['serve', '--insecure', '--config', file]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown key "maxConnectionz"/);
+  });
+
+  it('lists every flag with its default in --help', async () => {
+    const result = await run(['serve', '--help']);
+    expect(result.code).toBe(0);
+    for (const flag of [
+      '--max-connections-per-user',
+      '--per-user-policy',
+      '--heartbeat-interval',
+      '--drain-timeout',
+      '--api-key',
+    ]) {
+      expect(result.stdout).toContain(flag);
+    }
+    expect(result.stdout).toMatch(/--heartbeat-interval\s+.*\(default: 25000\)/);
+  });
+});
+
+describe('sockwarden serve', () => {
+  it('serves health, metrics and the API, validates bodies, and drains to exit 0 on SIGTERM', async () => {
+    const { child, base, exited } = await serve(['--insecure', '--api-key', 'k3y']);
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${base}${path}`, {
+        ...init,
+        headers: { authorization: 'Bearer k3y', 'content-type': 'application/json', ...init.headers },
+      });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/api/stats`)).status).toBe(401);
+    expect((await api('/api/stats', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+
+    const client = await connect(`${base.replace('http', 'ws')}/ws`, { user: 'alice', session: 'chat-1' });
+    const bad = async (body: string, field: string) => {
+      const res = await api('/api/publish', { method: 'POST', body });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'bad_request', field });
+    };
+    await bad('{"user":"alice"}', 'data');
+    await bad('{"user":7,"data":1}', 'user');
+    await bad('{"user":"alice","session":"bad id!","data":1}', 'session');
+    await bad('{"user":"alice","data":1,"extra":true}', 'extra');
+    await bad('not json', 'body');
+    expect(client.messages()).toEqual([]);
+
+    const published = await api('/api/publish', {
+      method: 'POST',
+      body: JSON.stringify({ user: 'alice', data: { text: 'hi' } }),
+    });
+    expect(await published.json()).toEqual({ delivered: 1, queued: 0 });
+    expect(await client.next((f) => f.type === 'message')).toMatchObject({ seq: 1, data: { text: 'hi' } });
+    const sessions = await (await api('/api/sessions?user=alice')).json();
+    expect(sessions).toEqual({ user: 'alice', sessions: [{ id: 'chat-1', connected: true, seq: 1 }] });
+    expect((await api('/api/sessions')).status).toBe(400);
+    expect((await api('/api/publish')).status).toBe(405);
+    expect((await api('/api/nothing')).status).toBe(404);
+    const stats = await (await api('/api/stats')).json();
+    expect(stats).toMatchObject({ connections: 1, sessions: 1, users: 1, pressure: 'ok' });
+    expect(stats.resources).toMatchObject({ connection: 1, session: 1 });
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/sockwarden_connections 1/);
+    expect(metrics).toMatch(/sockwarden_admissions_total\{outcome="admitted"\} 1/);
+
+    const disconnected = await api('/api/disconnect', {
+      method: 'POST',
+      body: JSON.stringify({ user: 'alice' }),
+    });
+    expect(await disconnected.json()).toEqual({ disconnected: 1 });
+    expect((await client.closed).code).toBe(4103);
+
+    const second = await connect(`${base.replace('http', 'ws')}/ws`, { user: 'bob' });
+    child.kill('SIGTERM');
+    expect((await second.closed).code).toBe(1012);
+    expect(await exited).toBe(0);
+  });
+
+  it('keeps the API open to loopback in --insecure mode without a key', async () => {
+    const { base } = await serve(['--insecure']);
+    expect((await fetch(`${base}/api/stats`)).status).toBe(200);
+  });
+});
