@@ -8,7 +8,8 @@ const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8'
 
 describe('README', () => {
   it('documents every option with its flag', () => {
-    for (const flag of FLAGS.filter((f) => f.option !== undefined)) {
+    for (const flag of FLAGS) {
+      if (flag.option === undefined) continue;
       const row = new RegExp(
         `^\\|\\s*\`${flag.option.replace('.', '\\.')}\`\\s*\\|\\s*\`--${flag.name}\`\\s*\\|`,
         'm',
