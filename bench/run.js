@@ -46,8 +46,8 @@ function start(script, args = []) {
         resolve(m);
       });
     });
-  child.ask = (type) => {
-    const answer = child.next(type);
+  child.ask = (type, answerType = type) => {
+    const answer = child.next(answerType);
     child.send({ type });
     return answer;
   };
@@ -68,7 +68,7 @@ async function openLoad(url, count, processes, userOffset) {
   });
   await Promise.all(loads.map((l) => l.next('ready')));
   const started = performance.now();
-  const opened = await Promise.all(loads.map((l) => l.ask('open')));
+  const opened = await Promise.all(loads.map((l) => l.ask('open', 'opened')));
   const ms = performance.now() - started;
   return {
     loads,
@@ -103,11 +103,7 @@ async function measure(name, script) {
     progress(`${name}: ${EXTRA} more upgrades with ${held.opened} held`);
     const extra = await openLoad(url, EXTRA, 1, CONNECTIONS);
     const { admissionUs } = await server.ask('samples');
-    for (const load of [...held.loads, ...extra.loads]) {
-      const closed = load.next('closed');
-      load.send({ type: 'close' });
-      await closed;
-    }
+    await Promise.all([...held.loads, ...extra.loads].map((load) => load.ask('close', 'closed')));
     await new Promise((r) => setTimeout(r, 2_000));
     const { cleanupUs } = await server.ask('samples');
     Object.assign(result, {

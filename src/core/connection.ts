@@ -62,7 +62,12 @@ export class Connection {
   private probeWaiters: Array<(alive: boolean) => void> | null = null;
   private inbound: TokenBucket;
   private violations: TokenBucket;
+  // Bound once per connection: heartbeats and idle checks reschedule often, and a fresh arrow each
+  // time would be an allocation on every tick of every connection.
   private readonly flushed = () => this.onFlushed();
+  private readonly onHeartbeat = () => this.heartbeat();
+  private readonly onIdleCheck = () => this.idleCheck();
+  private readonly settle = () => this.settleWaiters();
 
   constructor(
     readonly identity: Identity,
@@ -81,8 +86,8 @@ export class Connection {
       { perSecond: config.maxViolations / 60, burst: config.maxViolations },
       now,
     );
-    scope.own('connection', () => this.settleWaiters());
-    this.heartbeatTimer = scope.timer(config.heartbeatIntervalMs, () => this.heartbeat());
+    scope.own('connection', this.settle);
+    this.heartbeatTimer = scope.timer(config.heartbeatIntervalMs, this.onHeartbeat);
     if (config.idleTimeoutMs > 0) this.scheduleIdleCheck(this.idleWarnAfter());
     if (config.maxLifetimeMs > 0) this.scheduleLifetime(config.maxLifetimeMs);
     if (tokenExpiresAt > 0) this.scheduleTokenExpiry(tokenExpiresAt - now);
@@ -131,7 +136,7 @@ export class Connection {
     return new Promise((resolve) => {
       if (!this.drainWaiters) {
         this.drainWaiters = [];
-        this.drainHandle = this.scope.own('waiter', () => this.settleWaiters());
+        this.drainHandle = this.scope.own('waiter', this.settle);
       }
       this.drainWaiters.push(resolve);
     });
@@ -178,7 +183,7 @@ export class Connection {
     const next = Math.max(0, this.pingSentAt + this.host.config.heartbeatIntervalMs - now);
     this.pingSentAt = 0;
     this.heartbeatTimer?.dispose();
-    this.heartbeatTimer = this.scope.timer(next, () => this.heartbeat());
+    this.heartbeatTimer = this.scope.timer(next, this.onHeartbeat);
   }
 
   /**
@@ -259,7 +264,7 @@ export class Connection {
     }
     this.pingSentAt = this.host.now();
     this.port.ping();
-    this.heartbeatTimer = this.scope.timer(this.host.config.pongTimeoutMs, () => this.heartbeat());
+    this.heartbeatTimer = this.scope.timer(this.host.config.pongTimeoutMs, this.onHeartbeat);
   }
 
   private violation(code: 'bad_frame' | 'rate_limited', message: string, retryAfterMs?: number): void {
@@ -277,7 +282,7 @@ export class Connection {
   }
 
   private scheduleIdleCheck(delayMs: number): void {
-    this.scope.timer(delayMs, () => this.idleCheck());
+    this.scope.timer(delayMs, this.onIdleCheck);
   }
 
   private idleCheck(): void {

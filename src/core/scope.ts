@@ -4,7 +4,7 @@
  * its children first, then its own resources in reverse order of registration, exactly once.
  * A ledger counts live resources by kind, so "nothing left after drain" is a number, not a hope.
  */
-import type { TimerWheel } from './timer-wheel.js';
+import type { TimerWheel, WheelTimer } from './timer-wheel.js';
 
 /** Kinds of owned resources that the ledger counts. */
 export type ResourceKind =
@@ -54,15 +54,58 @@ export interface Owned {
   dispose(): void;
 }
 
-interface Resource extends Owned {
-  readonly kind: ResourceKind;
-  done: boolean;
+/** One owned resource. Classes rather than closures keep each one a single small object. */
+class Resource implements Owned {
+  done = false;
+
+  constructor(
+    protected readonly scope: Scope,
+    readonly kind: ResourceKind,
+    private readonly release: (() => void) | null,
+  ) {}
+
+  dispose(): void {
+    if (this.done) return;
+    this.done = true;
+    this.scope.forget(this);
+    this.cleanup();
+  }
+
+  protected cleanup(): void {
+    this.release?.();
+  }
 }
+
+/** A timer on the shared wheel, owned by a scope: the wheel runs it, the scope cancels it. */
+class TimerResource extends Resource {
+  entry: WheelTimer | null = null;
+
+  constructor(
+    scope: Scope,
+    private readonly fn: () => void,
+  ) {
+    super(scope, 'timer', null);
+  }
+
+  /** Called by the wheel when due. */
+  run(): void {
+    this.entry = null;
+    this.dispose();
+    this.fn();
+  }
+
+  protected override cleanup(): void {
+    this.entry?.cancel();
+  }
+}
+
+const DISPOSED: Owned = { dispose() {} };
 
 /** A node of the ownership tree. See the module comment. */
 export class Scope {
   private readonly resources = new Set<Resource>();
-  private readonly children = new Set<Scope>();
+  /** Created on first child: most scopes (connections) never have one. */
+  private children: Set<Scope> | null = null;
   private controller: AbortController | null = null;
   private isDisposed = false;
 
@@ -105,6 +148,7 @@ export class Scope {
   child(name: string): Scope {
     if (this.isDisposed) throw new Error(`cannot open a child of disposed ${this.name} scope`);
     const child = new Scope(name, this.ledger, this.wheel, this, this.onError);
+    this.children ??= new Set();
     this.children.add(child);
     return child;
   }
@@ -113,33 +157,29 @@ export class Scope {
   own(kind: ResourceKind, dispose: () => void): Owned {
     if (this.isDisposed) {
       dispose();
-      return { dispose() {} };
+      return DISPOSED;
     }
-    this.ledger.acquire(kind);
-    const resource: Resource = {
-      kind,
-      done: false,
-      dispose: () => {
-        if (resource.done) return;
-        resource.done = true;
-        this.resources.delete(resource);
-        this.ledger.release(kind);
-        dispose();
-      },
-    };
-    this.resources.add(resource);
-    return resource;
+    return this.adopt(new Resource(this, kind, dispose));
   }
 
   /** Runs `fn` once after `delayMs` on the shared wheel, unless this scope is disposed first. */
   timer(delayMs: number, fn: () => void): Owned {
-    if (this.isDisposed) return { dispose() {} };
-    const handle = this.own('timer', () => entry.cancel());
-    const entry = this.wheel.schedule(delayMs, () => {
-      handle.dispose();
-      fn();
-    });
-    return handle;
+    if (this.isDisposed) return DISPOSED;
+    const timer = this.adopt(new TimerResource(this, fn));
+    timer.entry = this.wheel.schedule(delayMs, timer);
+    return timer;
+  }
+
+  /** Forgets a resource that released itself. Called by resources only. */
+  forget(resource: Resource): void {
+    this.resources.delete(resource);
+    this.ledger.release(resource.kind);
+  }
+
+  private adopt<R extends Resource>(resource: R): R {
+    this.ledger.acquire(resource.kind);
+    this.resources.add(resource);
+    return resource;
   }
 
   /** An AbortController that is aborted, with `reason`, when this scope is disposed. */
@@ -157,7 +197,7 @@ export class Scope {
   dispose(): void {
     if (this.isDisposed) return;
     this.isDisposed = true;
-    for (const child of [...this.children]) child.dispose();
+    if (this.children) for (const child of [...this.children]) child.dispose();
     const owned = [...this.resources];
     for (let i = owned.length - 1; i >= 0; i--) {
       // One failing disposer must not keep the rest alive.
@@ -168,7 +208,7 @@ export class Scope {
       }
     }
     this.controller?.abort(new Error(`${this.name} ended`));
-    this.parent?.children.delete(this);
+    this.parent?.children?.delete(this);
     this.ledger.release('scope');
   }
 }

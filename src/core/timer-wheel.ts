@@ -28,9 +28,25 @@ export interface WheelTimer {
   cancel(): boolean;
 }
 
-interface Entry extends WheelTimer {
-  fn: () => void;
+/** Something the wheel can run: a function, or an object whose `run()` it calls (no closure needed). */
+export type WheelTask = (() => void) | { run(): void };
+
+/** One scheduled task. A class rather than closures: there are a few per connection. */
+class Entry implements WheelTimer {
   bucket: Set<Entry> | null;
+
+  constructor(
+    private readonly wheel: TimerWheel,
+    readonly task: WheelTask,
+    readonly due: number,
+    bucket: Set<Entry>,
+  ) {
+    this.bucket = bucket;
+  }
+
+  cancel(): boolean {
+    return this.wheel.unschedule(this);
+  }
 }
 
 /** Options of {@link TimerWheel}. */
@@ -75,8 +91,8 @@ export class TimerWheel {
     return this.clock.now();
   }
 
-  /** Runs `fn` once, no earlier than `delayMs` from now and at most one tick later. */
-  schedule(delayMs: number, fn: () => void): WheelTimer {
+  /** Runs `task` once, no earlier than `delayMs` from now and at most one tick later. */
+  schedule(delayMs: number, task: WheelTask): WheelTimer {
     // The first tick boundary at or after the deadline: never early, at most one tick late. While a
     // tick is being processed, lastTick is that tick, so a callback's new entry lands on a later one.
     const due = Math.max(
@@ -88,23 +104,23 @@ export class TimerWheel {
       bucket = new Set();
       this.buckets.set(due, bucket);
     }
-    const entry: Entry = {
-      fn,
-      bucket,
-      cancel: () => {
-        if (!entry.bucket) return false;
-        entry.bucket.delete(entry);
-        if (entry.bucket.size === 0) this.buckets.delete(due);
-        entry.bucket = null;
-        this.count--;
-        this.idleCheck();
-        return true;
-      },
-    };
+    const entry = new Entry(this, task, due, bucket);
     bucket.add(entry);
     this.count++;
     if (!this.stopTicker) this.stopTicker = this.clock.every(this.tickMs, () => this.advance());
     return entry;
+  }
+
+  /** Removes a pending entry; false when it already fired or was cancelled. */
+  unschedule(entry: Entry): boolean {
+    const bucket = entry.bucket;
+    if (!bucket) return false;
+    bucket.delete(entry);
+    if (bucket.size === 0) this.buckets.delete(entry.due);
+    entry.bucket = null;
+    this.count--;
+    this.idleCheck();
+    return true;
   }
 
   /** Fires every entry due by now. The ticker calls it; tests with a manual clock may too. */
@@ -142,7 +158,9 @@ export class TimerWheel {
       entry.bucket = null;
       this.count--;
       try {
-        entry.fn();
+        const task = entry.task;
+        if (typeof task === 'function') task();
+        else task.run();
       } catch (error) {
         this.onError(error);
       }

@@ -6,7 +6,7 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../core/admission.js';
-import type { ConnectionPort } from '../core/connection.js';
+import type { Connection, ConnectionPort } from '../core/connection.js';
 import type { Hub } from '../core/hub.js';
 import { SockwardenError } from '../errors.js';
 import { CloseCode, SESSION_ID_PATTERN, SUBPROTOCOL } from '../protocol.js';
@@ -95,6 +95,20 @@ function closeCodeOfError(error: Error & { code?: string }): number {
   return error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CloseCode.TooBig : 1002;
 }
 
+/**
+ * Feeds a socket's events to its connection. A function of its own so that the listeners' closures
+ * hold only these two: created inside the upgrade handler, they kept the request alive per socket.
+ */
+function bindSocket(ws: WebSocket, connection: Connection): void {
+  ws.on('message', (data: RawData, isBinary: boolean) =>
+    connection.receive(isBinary ? '' : data.toString(), isBinary),
+  );
+  ws.on('pong', () => connection.pong());
+  ws.on('close', (code: number) => connection.closed(code));
+  // I1: an error releases in its own handler; ws still finishes the socket itself, bounded by its close timeout.
+  ws.on('error', (error: Error) => connection.closed(closeCodeOfError(error)));
+}
+
 /** The ws transport for one hub. */
 export class WsTransport {
   private readonly server: WebSocketServer;
@@ -164,14 +178,7 @@ export class WsTransport {
       opened = true;
       socket.off('close', abandon);
       socket.off('error', onError);
-      const connection = this.hub.open(ticket, new WsPort(ws));
-      ws.on('message', (data: RawData, isBinary: boolean) =>
-        connection.receive(isBinary ? '' : data.toString(), isBinary),
-      );
-      ws.on('pong', () => connection.pong());
-      ws.on('close', (code: number) => connection.closed(code));
-      // I1: an error releases in its own handler; ws still finishes the socket itself, bounded by its close timeout.
-      ws.on('error', (error: Error) => connection.closed(closeCodeOfError(error)));
+      bindSocket(ws, this.hub.open(ticket, new WsPort(ws)));
     });
   }
 
