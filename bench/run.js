@@ -14,7 +14,10 @@ const { values: flags } = parseArgs({
 const CONNECTIONS = Number(flags.connections ?? (flags.smoke ? 500 : 10_000));
 const EXTRA = Math.max(100, Math.round(CONNECTIONS / 10));
 const LOAD_PROCESSES = 2;
-const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+// Fresh loopback source addresses for every contender of every run: closed connections sit in
+// TIME_WAIT for a minute, and a contender that reuses another's addresses pays for its ports.
+const RUN_OCTET = 10 + Math.floor(Math.random() * 200);
+const addressesFor = (contender) => [2, 3, 4, 5].map((host) => `127.${RUN_OCTET}.${contender}.${host}`);
 const STEP_TIMEOUT_MS = 120_000;
 const here = import.meta.dirname;
 
@@ -60,10 +63,10 @@ function percentile(samples, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-async function openLoad(url, count, processes, userOffset) {
+async function openLoad(url, count, processes, userOffset, sourceAddresses) {
   const perProcess = Math.ceil(count / processes);
   const loads = Array.from({ length: processes }, (_, i) => {
-    const addresses = ADDRESSES.filter((_, j) => j % processes === i).join(',');
+    const addresses = sourceAddresses.filter((_, j) => j % processes === i).join(',');
     return start('load-client.js', [url, String(perProcess), addresses, String(userOffset + i * perProcess)]);
   });
   await Promise.all(loads.map((l) => l.next('ready')));
@@ -78,14 +81,14 @@ async function openLoad(url, count, processes, userOffset) {
   };
 }
 
-async function measure(name, script) {
+async function measure(name, script, addresses) {
   progress(`${name}: starting server`);
   const server = start(script);
   const { port } = await server.next('ready');
   const url = `ws://127.0.0.1:${port}/ws`;
   const base = await server.ask('memory');
   progress(`${name}: opening ${CONNECTIONS} connections`);
-  const held = await openLoad(url, CONNECTIONS, LOAD_PROCESSES, 0);
+  const held = await openLoad(url, CONNECTIONS, LOAD_PROCESSES, 0, addresses);
   await new Promise((r) => setTimeout(r, 1_000));
   const full = await server.ask('memory');
   const result = {
@@ -101,7 +104,7 @@ async function measure(name, script) {
   if (name === 'sockwarden') {
     await server.ask('samples');
     progress(`${name}: ${EXTRA} more upgrades with ${held.opened} held`);
-    const extra = await openLoad(url, EXTRA, 1, CONNECTIONS);
+    const extra = await openLoad(url, EXTRA, 1, CONNECTIONS, addresses);
     const { admissionUs } = await server.ask('samples');
     await Promise.all([...held.loads, ...extra.loads].map((load) => load.ask('close', 'closed')));
     await new Promise((r) => setTimeout(r, 2_000));
@@ -130,11 +133,12 @@ const results = {
   connections: CONNECTIONS,
   contenders: {},
 };
-for (const [name, script] of [
+const contenders = [
   ['ws', 'servers/ws-server.js'],
   ['sockwarden', 'servers/sockwarden-server.js'],
-]) {
-  results.contenders[name] = await measure(name, script);
+];
+for (const [index, [name, script]] of contenders.entries()) {
+  results.contenders[name] = await measure(name, script, addressesFor(index));
 }
 const ws = results.contenders.ws;
 const sw = results.contenders.sockwarden;

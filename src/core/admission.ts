@@ -31,8 +31,8 @@ export interface AdmissionRequest {
   sessionId: string | undefined;
   /** Last sequence number the client received. */
   lastSeq: number | undefined;
-  /** Authenticates the request; rejects when the credentials are bad. */
-  authenticate(): Promise<Principal>;
+  /** Authenticates the request; throws or rejects when the credentials are bad. */
+  authenticate(): Principal | Promise<Principal>;
   /** Aborts when the upgrading socket goes away. */
   signal: AbortSignal;
 }
@@ -123,7 +123,9 @@ export class Admission {
     }
     let principal: Principal;
     try {
-      principal = await request.authenticate();
+      const authenticated = request.authenticate();
+      // A synchronous authenticator keeps the whole admission in one turn of the event loop.
+      principal = authenticated instanceof Promise ? await authenticated : authenticated;
     } catch (cause) {
       const message = cause instanceof Error ? cause.message : 'authentication failed';
       return refuse('unauthenticated', message);

@@ -60,8 +60,10 @@ export class Connection {
   private drainWaiters: Array<(accepted: boolean) => void> | null = null;
   private drainHandle: Owned | null = null;
   private probeWaiters: Array<(alive: boolean) => void> | null = null;
-  private inbound: TokenBucket;
-  private violations: TokenBucket;
+  /** Created on the first inbound frame: idle connections never need one. */
+  private inbound: TokenBucket | null = null;
+  /** Created on the first violation: almost no connection ever commits one. */
+  private violations: TokenBucket | null = null;
   // Bound once per connection: heartbeats and idle checks reschedule often, and a fresh arrow each
   // time would be an allocation on every tick of every connection.
   private readonly flushed = () => this.onFlushed();
@@ -81,11 +83,6 @@ export class Connection {
     const { config } = host;
     const now = host.now();
     this.lastActivityAt = now;
-    this.inbound = new TokenBucket(config.inboundRatePerConnection, now);
-    this.violations = new TokenBucket(
-      { perSecond: config.maxViolations / 60, burst: config.maxViolations },
-      now,
-    );
     scope.own('connection', this.settle);
     this.heartbeatTimer = scope.timer(config.heartbeatIntervalMs, this.onHeartbeat);
     if (config.idleTimeoutMs > 0) this.scheduleIdleCheck(this.idleWarnAfter());
@@ -157,6 +154,7 @@ export class Connection {
   receive(text: string, isBinary: boolean): void {
     if (this.state !== 'open') return;
     const now = this.host.now();
+    this.inbound ??= new TokenBucket(this.host.config.inboundRatePerConnection, now);
     if (!this.inbound.take(now)) {
       this.violation('rate_limited', 'too many messages; slow down', this.inbound.msUntilToken(now));
       return;
@@ -269,6 +267,11 @@ export class Connection {
 
   private violation(code: 'bad_frame' | 'rate_limited', message: string, retryAfterMs?: number): void {
     this.host.telemetry.inboundRejected(this.identity, code);
+    const { maxViolations } = this.host.config;
+    this.violations ??= new TokenBucket(
+      { perSecond: maxViolations / 60, burst: maxViolations },
+      this.host.now(),
+    );
     if (!this.violations.take(this.host.now())) {
       this.end(CloseCode.ProtocolViolation, code);
       return;

@@ -154,7 +154,7 @@ export class WsTransport {
       origin: req.headers.origin,
       sessionId: resume.sessionId,
       lastSeq: resume.lastSeq,
-      authenticate: async () => this.authenticate({ token, url, headers: req.headers, ip }),
+      authenticate: () => this.authenticate({ token, url, headers: req.headers, ip }),
       signal: gone.signal,
     });
     socket.off('close', onClose);
