@@ -30,3 +30,16 @@ export class ManualClock implements Clock {
     this.time = target;
   }
 }
+
+/** Wraps a clock to count how many periodic tickers were started on it. */
+export function countingClock(clock: Clock): Clock & { tickers: number } {
+  const counted = {
+    tickers: 0,
+    now: () => clock.now(),
+    every(ms: number, fn: () => void) {
+      counted.tickers++;
+      return clock.every(ms, fn);
+    },
+  };
+  return counted;
+}

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { afterEach } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/index.js';
 
@@ -142,4 +143,50 @@ export async function until(check: () => boolean, timeoutMs = 5_000, what = 'con
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** One gateway per test and every client it opened, all torn down after each test. */
+export interface GatewayHarness {
+  /** Starts the test's gateway (stopping an earlier one of the same test first). */
+  start(options?: GatewayOptions): Promise<Running>;
+  /** Registers a client to be terminated after the test, and returns it. */
+  track(client: TestClient): TestClient;
+  /** Opens a client on the current gateway and tracks it. */
+  open(query?: Record<string, string | number>, options?: ClientOptions): Promise<TestClient>;
+  /** Terminates the tracked clients without a close frame; the gateway keeps running. */
+  terminateClients(): void;
+  /** Terminates the tracked clients and stops the gateway now. */
+  reset(): Promise<void>;
+}
+
+/** Builds a {@link GatewayHarness} and registers its `afterEach` teardown. */
+export function useGateway(): GatewayHarness {
+  let running: Running | undefined;
+  const clients: TestClient[] = [];
+  const harness: GatewayHarness = {
+    async start(options = {}) {
+      await harness.reset();
+      running = await startGateway(options);
+      return running;
+    },
+    track(client) {
+      clients.push(client);
+      return client;
+    },
+    async open(query = {}, options = {}) {
+      if (!running) throw new Error('start a gateway first');
+      return harness.track(await connect(running.url, query, options));
+    },
+    terminateClients() {
+      for (const client of clients.splice(0)) client.ws.terminate();
+    },
+    async reset() {
+      harness.terminateClients();
+      const stopping = running;
+      running = undefined;
+      await stopping?.stop();
+    },
+  };
+  afterEach(() => harness.reset());
+  return harness;
 }

@@ -1,24 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GatewayOptions } from '../../src/index.js';
-import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+import { connect, type Running, type TestClient, until, useGateway } from '../helpers/gateway.js';
 
+const gw = useGateway();
 let running: Running | undefined;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await running?.stop();
-  running = undefined;
-});
 
 async function start(options: GatewayOptions): Promise<Running> {
-  running = await startGateway(options);
+  running = await gw.start(options);
   return running;
 }
 
 async function open(url: string, query: Record<string, string | number>, options = {}): Promise<TestClient> {
-  const client = await connect(url, query, options);
-  clients.push(client);
-  return client;
+  return gw.track(await connect(url, query, options));
 }
 
 type Refusal = Error & { status: number; body: string; headers: Record<string, string> };
@@ -26,7 +19,7 @@ type Refusal = Error & { status: number; body: string; headers: Record<string, s
 async function refusal(promise: Promise<unknown>): Promise<Refusal> {
   try {
     const client = await promise;
-    clients.push(client as TestClient);
+    gw.track(client as TestClient);
   } catch (error) {
     return error as Refusal;
   }

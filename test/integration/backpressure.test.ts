@@ -1,14 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Session } from '../../src/index.js';
-import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+import { type Running, type TestClient, until, useGateway } from '../helpers/gateway.js';
 
+const gw = useGateway();
 let running: Running | undefined;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await running?.stop();
-  running = undefined;
-});
 
 /** The client's TCP socket: pausing it stops reading, so the server's send buffer grows. */
 function rawSocket(client: TestClient): { pause(): void; resume(): void } {
@@ -19,13 +14,12 @@ const CHUNK = 'x'.repeat(16 * 1024);
 
 describe('backpressure', () => {
   it('makes an awaiting producer wait while the reader is paused, and go on when it reads again', async () => {
-    running = await startGateway({ highWaterMarkBytes: 64 * 1024, maxBufferedBytes: 64 * 1024 * 1024 });
+    running = await gw.start({ highWaterMarkBytes: 64 * 1024, maxBufferedBytes: 64 * 1024 * 1024 });
     let session: Session | undefined;
     running.gateway.on('session', (s) => {
       session = s;
     });
-    const client = await connect(running.url, { user: 'reader' });
-    clients.push(client);
+    const client = await gw.open({ user: 'reader' });
     rawSocket(client).pause();
     let sent = 0;
     let stalled = false;
@@ -55,7 +49,7 @@ describe('backpressure', () => {
   });
 
   it('closes a slow consumer with 4001 and loses nothing on resume', async () => {
-    running = await startGateway({
+    running = await gw.start({
       maxBufferedBytes: 256 * 1024,
       highWaterMarkBytes: 64 * 1024,
       replay: { maxMessages: 10_000, maxBytes: 64 * 1024 * 1024 },
@@ -64,8 +58,7 @@ describe('backpressure', () => {
     running.gateway.on('session', (s) => {
       session = s;
     });
-    const client = await connect(running.url, { user: 'slow', session: 'slow-1' });
-    clients.push(client);
+    const client = await gw.open({ user: 'slow', session: 'slow-1' });
     rawSocket(client).pause();
     let total = 0;
     // Fire-and-forget producer: it does not await, so the buffer passes maxBufferedBytes.
@@ -81,8 +74,7 @@ describe('backpressure', () => {
     const got = client.messages();
     const lastSeen = got.length > 0 ? (got[got.length - 1]?.seq ?? 0) : 0;
     expect(lastSeen).toBeLessThan(total);
-    const resumed = await connect(running.url, { user: 'slow', session: 'slow-1', lastSeq: lastSeen });
-    clients.push(resumed);
+    const resumed = await gw.open({ user: 'slow', session: 'slow-1', lastSeq: lastSeen });
     expect(resumed.frames[0]).toMatchObject({ resumed: true, seq: total });
     expect(resumed.frames[0]?.resumeFailed).toBeUndefined();
     await resumed.next((f) => f.type === 'message' && f.seq === total, 20_000);

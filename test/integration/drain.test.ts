@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Running, startGateway, type TestClient } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { connect, type Running, type TestClient, useGateway } from '../helpers/gateway.js';
 
+const gw = useGateway();
 let running: Running | undefined;
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-});
 
 describe('drain', () => {
   it('refuses new upgrades, closes every socket 1012 with spread retry hints, and releases everything', async () => {
-    running = await startGateway({ drainTimeoutMs: 2_000 });
+    running = await gw.start({ drainTimeoutMs: 2_000 });
     const clients: TestClient[] = [];
     for (let i = 0; i < 20; i++) clients.push(await connect(running.url, { user: `u${i % 5}` }));
     const closing = running.gateway.close({ drainMs: 10_000 });
@@ -27,7 +24,7 @@ describe('drain', () => {
   });
 
   it('terminates peers that ignore the close frame once drainTimeoutMs passes', async () => {
-    running = await startGateway({ drainTimeoutMs: 300, closeTimeoutMs: 60_000, timerTickMs: 20 });
+    running = await gw.start({ drainTimeoutMs: 300, closeTimeoutMs: 60_000, timerTickMs: 20 });
     const stubborn = await connect(running.url, { user: 'u' });
     // Stop reading: the close frame is never answered.
     (stubborn.ws as unknown as { _socket: { pause(): void } })._socket.pause();

@@ -1,19 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Running, startGateway, type TestClient } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { type Running, type TestClient, useGateway } from '../helpers/gateway.js';
 
+const gw = useGateway();
 let running: Running | undefined;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await running?.stop();
-  running = undefined;
-});
 
 async function open(options = {}): Promise<TestClient> {
-  running = await startGateway(options);
-  const client = await connect(running.url, { user: 'u' });
-  clients.push(client);
-  return client;
+  running = await gw.start(options);
+  return gw.open({ user: 'u' });
 }
 
 describe('inbound frames', () => {

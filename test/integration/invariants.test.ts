@@ -2,30 +2,21 @@
  * One test per invariant of DESIGN.md. Each fails if its invariant breaks; the behaviour behind
  * them is covered in depth by the other files.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Session } from '../../src/index.js';
 import { DEFAULTS } from '../../src/index.js';
-import { ManualClock } from '../helpers/clock.js';
-import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+import { countingClock, ManualClock } from '../helpers/clock.js';
+import { connect, type Running, type TestClient, until, useGateway } from '../helpers/gateway.js';
 
+const gw = useGateway();
 let running: Running | undefined;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await running?.stop();
-  running = undefined;
-});
 
-async function open(query: Record<string, string | number>, options = {}): Promise<TestClient> {
-  const client = await connect((running as Running).url, query, options);
-  clients.push(client);
-  return client;
-}
+const open = (query: Record<string, string | number>, options = {}) => gw.open(query, options);
 
 describe('I1 release on close', () => {
   it('frees the slot in the close and error handlers, with the clock frozen so no sweep can run', async () => {
     const clock = new ManualClock();
-    running = await startGateway({
+    running = await gw.start({
       clock,
       maxConnectionsPerUser: 1,
       maxConnectionsPerIp: 1,
@@ -47,7 +38,7 @@ describe('I1 release on close', () => {
 
 describe('I2 one owner', () => {
   it('leaves zero live resources of every kind after a drain, whatever was open', async () => {
-    running = await startGateway({
+    running = await gw.start({
       perUserPolicy: 'queue',
       maxConnectionsPerUser: 1,
       queueTimeoutMs: 30_000,
@@ -79,7 +70,7 @@ describe('I2 one owner', () => {
 
 describe('I3 one key', () => {
   it('reuses the same session state across reconnects and releases by the admission handle', async () => {
-    running = await startGateway({ maxConnectionsPerUser: 1, resumeWindowMs: 0 });
+    running = await gw.start({ maxConnectionsPerUser: 1, resumeWindowMs: 0 });
     const seen: Session[] = [];
     running.gateway.on('session', (s) => seen.push(s));
     // User ids chosen so that naive "user:session" keys would collide.
@@ -90,7 +81,7 @@ describe('I3 one key', () => {
       expect(again.frames[0]).toMatchObject({ resumed: true });
     }
     expect(seen.map((s) => `${s.user}|${s.id}`)).toEqual(['a:b|c', 'a|b-c']);
-    for (const c of clients.splice(0)) c.ws.terminate();
+    gw.terminateClients();
     await until(() => running?.gateway.stats().sessions === 0, 2_000, 'sessions end');
     expect(running.gateway.stats()).toMatchObject({ connections: 0, users: 0, topUsers: [] });
   });
@@ -98,7 +89,7 @@ describe('I3 one key', () => {
 
 describe('I4 atomic admission', () => {
   it('holds the per-user limit when many upgrades race', async () => {
-    running = await startGateway({ maxConnectionsPerUser: 2, probeTimeoutMs: 200, timerTickMs: 20 });
+    running = await gw.start({ maxConnectionsPerUser: 2, probeTimeoutMs: 200, timerTickMs: 20 });
     const results = await Promise.allSettled(Array.from({ length: 40 }, () => open({ user: 'racer' })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
     expect(running.gateway.stats().topUsers).toEqual([{ user: 'racer', connections: 2 }]);
@@ -108,23 +99,16 @@ describe('I4 atomic admission', () => {
 describe('I5 no per-connection intervals', () => {
   it('drives every connection from one shared ticker', async () => {
     const clock = new ManualClock();
-    let tickers = 0;
-    const counted = {
-      now: () => clock.now(),
-      every: (ms: number, fn: () => void) => {
-        tickers++;
-        return clock.every(ms, fn);
-      },
-    };
-    running = await startGateway({ clock: counted, maxConnectionsPerIp: 100 });
+    const counted = countingClock(clock);
+    running = await gw.start({ clock: counted, maxConnectionsPerIp: 100 });
     for (let i = 0; i < 30; i++) await open({ user: `u${i}` });
-    expect(tickers).toBe(1);
+    expect(counted.tickers).toBe(1);
   });
 });
 
 describe('I6 everything bounded', () => {
   it('gives every bound a default, a config key and a metric', async () => {
-    running = await startGateway();
+    running = await gw.start();
     const metrics = await running.gateway.metrics();
     const bounds: Array<[keyof typeof DEFAULTS, string]> = [
       ['maxBufferedBytes', 'sockwarden_buffered_bytes'],
@@ -148,7 +132,7 @@ describe('I6 everything bounded', () => {
 
 describe('I7 bounded, paced retries', () => {
   it('tells refused clients when to come back, and spreads reconnects over the drain window', async () => {
-    running = await startGateway({ maxConnections: 1, drainTimeoutMs: 2_000 });
+    running = await gw.start({ maxConnections: 1, drainTimeoutMs: 2_000 });
     const holders: TestClient[] = [await open({ user: 'a' })];
     const full = await connect(running.url, { user: 'b' }).catch(
       (e: { status: number; headers: Record<string, string> }) => e,

@@ -1,18 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jwtAuthenticator } from '../../src/server/jwt.js';
 import { ManualClock } from '../helpers/clock.js';
-import { connect, type Running, startGateway, type TestClient } from '../helpers/gateway.js';
+import { connect, type Running, useGateway } from '../helpers/gateway.js';
 
 const SECRET = 'a-test-secret-of-enough-length';
+const gw = useGateway();
 let running: Running | undefined;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await running?.stop();
-  running = undefined;
-});
 
 function hs256(claims: { sub?: string; exp?: number }, secret = SECRET): Promise<string> {
   const jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' });
@@ -26,7 +21,7 @@ async function refusedWith(
   query: Record<string, string>,
 ): Promise<{ status: number; body: { error: string; message: string } }> {
   try {
-    clients.push(await connect(url, query));
+    gw.track(await connect(url, query));
   } catch (error) {
     const e = error as { status: number; body: string };
     return { status: e.status, body: JSON.parse(e.body) };
@@ -36,22 +31,21 @@ async function refusedWith(
 
 describe('JWT authentication', () => {
   it('admits a valid HS256 token and takes the user id from sub', async () => {
-    running = await startGateway({ insecure: false, authenticate: jwtAuthenticator({ secret: SECRET }) });
+    running = await gw.start({ insecure: false, authenticate: jwtAuthenticator({ secret: SECRET }) });
     const token = await hs256({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 60 });
-    const client = await connect(running.url, { token });
-    clients.push(client);
+    const _client = await gw.open({ token });
     expect(running.gateway.sessions('alice')).toHaveLength(1);
   });
 
   it('accepts the token in an Authorization header too', async () => {
-    running = await startGateway({ insecure: false, authenticate: jwtAuthenticator({ secret: SECRET }) });
+    running = await gw.start({ insecure: false, authenticate: jwtAuthenticator({ secret: SECRET }) });
     const token = await hs256({ sub: 'bob' });
-    clients.push(await connect(running.url, {}, { headers: { authorization: `Bearer ${token}` } }));
+    await gw.open({}, { headers: { authorization: `Bearer ${token}` } });
     expect(running.gateway.sessions('bob')).toHaveLength(1);
   });
 
   it('refuses expired, badly signed, subject-less and missing tokens with 401', async () => {
-    running = await startGateway({ insecure: false, authenticate: jwtAuthenticator({ secret: SECRET }) });
+    running = await gw.start({ insecure: false, authenticate: jwtAuthenticator({ secret: SECRET }) });
     const expired = await refusedWith(running.url, {
       token: await hs256({ sub: 'a', exp: Math.floor(Date.now() / 1000) - 10 }),
     });
@@ -77,7 +71,7 @@ describe('JWT authentication', () => {
         type === 'rsa'
           ? generateKeyPairSync('rsa', { modulusLength: 2048 })
           : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      running = await startGateway({
+      running = await gw.start({
         insecure: false,
         authenticate: jwtAuthenticator({
           publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
@@ -87,17 +81,15 @@ describe('JWT authentication', () => {
         .setProtectedHeader({ alg })
         .setSubject(`${type}-user`)
         .sign(privateKey);
-      clients.push(await connect(running.url, { token }));
+      await gw.open({ token });
       expect(running.gateway.sessions(`${type}-user`)).toHaveLength(1);
-      for (const c of clients.splice(0)) c.ws.terminate();
-      await running.stop();
-      running = undefined;
+      await gw.reset();
     }
   });
 
   it('warns before the token expires, then closes 4003', async () => {
     const clock = new ManualClock();
-    running = await startGateway({
+    running = await gw.start({
       clock,
       insecure: false,
       authenticate: () => ({ user: 'tok', expiresAt: clock.now() + 60_000 }),
@@ -107,8 +99,7 @@ describe('JWT authentication', () => {
       // The clock jumps; a heartbeat inside the jump would see no pong in time.
       heartbeatIntervalMs: 600_000,
     });
-    const client = await connect(running.url, {});
-    clients.push(client);
+    const client = await gw.open({});
     clock.advance(50_100);
     expect(await client.next((f) => f.type === 'warning')).toMatchObject({
       reason: 'token_expiring',

@@ -1,21 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Session } from '../../src/index.js';
 import { ManualClock } from '../helpers/clock.js';
-import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+import { type Running, until, useGateway } from '../helpers/gateway.js';
 
+const gw = useGateway();
 let running: Running | undefined;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await running?.stop();
-  running = undefined;
-});
 
-async function open(query: Record<string, string | number>): Promise<TestClient> {
-  const client = await connect((running as Running).url, query);
-  clients.push(client);
-  return client;
-}
+const open = (query: Record<string, string | number>) => gw.open(query);
 
 function sessionsOf(gateway: Running['gateway']): Map<string, Session> {
   const sessions = new Map<string, Session>();
@@ -25,7 +16,7 @@ function sessionsOf(gateway: Running['gateway']): Map<string, Session> {
 
 describe('resume', () => {
   it('replays exactly the missed messages, in order, each once', async () => {
-    running = await startGateway();
+    running = await gw.start();
     const sessions = sessionsOf(running.gateway);
     const first = await open({ user: 'u', session: 's1' });
     const session = sessions.get('u/s1') as Session;
@@ -49,7 +40,7 @@ describe('resume', () => {
   });
 
   it('says too_far_behind when the ring no longer holds the gap', async () => {
-    running = await startGateway({ replay: { maxMessages: 3, maxBytes: 1_000_000 } });
+    running = await gw.start({ replay: { maxMessages: 3, maxBytes: 1_000_000 } });
     const sessions = sessionsOf(running.gateway);
     const first = await open({ user: 'u', session: 's' });
     first.ws.terminate();
@@ -62,7 +53,7 @@ describe('resume', () => {
 
   it('says unknown for a session it never had, and expired for one whose window passed', async () => {
     const clock = new ManualClock();
-    running = await startGateway({ clock, resumeWindowMs: 1_000, timerTickMs: 100 });
+    running = await gw.start({ clock, resumeWindowMs: 1_000, timerTickMs: 100 });
     const fresh = await open({ user: 'u', session: 'never', lastSeq: 4 });
     expect(fresh.frames[0]).toMatchObject({ resumed: false, resumeFailed: 'unknown', seq: 0 });
     const gone = await open({ user: 'u', session: 'old' });
@@ -75,7 +66,7 @@ describe('resume', () => {
   });
 
   it("treats another user's session id as unknown and never shows that user's messages", async () => {
-    running = await startGateway();
+    running = await gw.start();
     const sessions = sessionsOf(running.gateway);
     await open({ user: 'alice', session: 'shared' });
     await (sessions.get('alice/shared') as Session).send('secret');
@@ -88,7 +79,7 @@ describe('resume', () => {
 
 describe('takeover', () => {
   it('closes the older socket with 4100 and continues on the newer one without loss or duplicates', async () => {
-    running = await startGateway();
+    running = await gw.start();
     const sessions = sessionsOf(running.gateway);
     const older = await open({ user: 'u', session: 't' });
     const session = sessions.get('u/t') as Session;
@@ -107,7 +98,7 @@ describe('takeover', () => {
 
 describe('application API', () => {
   it('aborts ctx.signal when the session ends, and send() then resolves false', async () => {
-    running = await startGateway({ resumeWindowMs: 0 });
+    running = await gw.start({ resumeWindowMs: 0 });
     let signal: AbortSignal | undefined;
     let session: Session | undefined;
     running.gateway.on('session', (s) => {
@@ -126,7 +117,7 @@ describe('application API', () => {
   });
 
   it('reports a throwing handler to the client by ref, and the connection stays up', async () => {
-    running = await startGateway();
+    running = await gw.start();
     running.gateway.on('session', (s) => {
       s.onMessage(async () => {
         throw new Error('handler bug');
@@ -141,7 +132,7 @@ describe('application API', () => {
   });
 
   it('publishes to every session of a user and disconnects with 4103', async () => {
-    running = await startGateway();
+    running = await gw.start();
     const a = await open({ user: 'u', session: 'a' });
     const b = await open({ user: 'u', session: 'b' });
     expect(running.gateway.publish({ user: 'u' }, { hello: true })).toEqual({ delivered: 2, queued: 0 });

@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Running, startGateway, until } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { connect, type Running, until, useGateway } from '../helpers/gateway.js';
 
+const gw = useGateway();
 let running: Running | undefined;
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-});
 
 describe('gateway basics', () => {
   it('welcomes, delivers sequenced messages both ways, and frees per-connection resources on close', async () => {
-    running = await startGateway();
+    running = await gw.start();
     const received: unknown[] = [];
     running.gateway.on('session', (session) => {
       session.onMessage((data) => {

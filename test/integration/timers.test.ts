@@ -1,15 +1,10 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../helpers/clock.js';
-import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+import { type Running, until, useGateway } from '../helpers/gateway.js';
 
+const gw = useGateway();
 let running: Running | undefined;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await running?.stop();
-  running = undefined;
-});
 
 /** A raw TCP client that completes the WebSocket handshake and then never reads or answers. */
 function silentClient(port: number, user: string): Promise<Socket> {
@@ -31,7 +26,7 @@ function silentClient(port: number, user: string): Promise<Socket> {
 describe('heartbeat', () => {
   it('removes a silent raw TCP client within interval + timeout + one tick, and counts a zombie', async () => {
     const clock = new ManualClock();
-    running = await startGateway({
+    running = await gw.start({
       clock,
       heartbeatIntervalMs: 1_000,
       pongTimeoutMs: 500,
@@ -52,15 +47,14 @@ describe('heartbeat', () => {
 
   it('keeps a client that answers pings', async () => {
     const clock = new ManualClock();
-    running = await startGateway({
+    running = await gw.start({
       clock,
       heartbeatIntervalMs: 1_000,
       pongTimeoutMs: 500,
       timerTickMs: 100,
       idleTimeoutMs: 0,
     });
-    const client = await connect(running.url, { user: 'alive' });
-    clients.push(client);
+    const client = await gw.open({ user: 'alive' });
     let pings = 0;
     client.ws.on('ping', () => pings++);
     // Small steps with real I/O in between, so each pong can arrive before its deadline.
@@ -77,7 +71,7 @@ describe('heartbeat', () => {
 describe('idle timeout', () => {
   it('warns closeInMs before, then closes 4102; activity postpones it', async () => {
     const clock = new ManualClock();
-    running = await startGateway({
+    running = await gw.start({
       clock,
       idleTimeoutMs: 10_000,
       warningBeforeCloseMs: 2_000,
@@ -85,8 +79,7 @@ describe('idle timeout', () => {
       heartbeatIntervalMs: 60_000,
       pongTimeoutMs: 1_000,
     });
-    const client = await connect(running.url, { user: 'idle' });
-    clients.push(client);
+    const client = await gw.open({ user: 'idle' });
     clock.advance(5_000);
     client.send({ type: 'message', data: 'still here' });
     await new Promise((r) => setTimeout(r, 30));
@@ -106,15 +99,14 @@ describe('idle timeout', () => {
 describe('max lifetime', () => {
   it('closes 4002 with a retry_after_ms hint after a lifetime warning', async () => {
     const clock = new ManualClock();
-    running = await startGateway({
+    running = await gw.start({
       clock,
       maxLifetimeMs: 10_000,
       warningBeforeCloseMs: 1_000,
       timerTickMs: 100,
       idleTimeoutMs: 0,
     });
-    const client = await connect(running.url, { user: 'old' });
-    clients.push(client);
+    const client = await gw.open({ user: 'old' });
     clock.advance(9_100);
     expect(await client.next((f) => f.type === 'warning')).toMatchObject({ reason: 'lifetime' });
     clock.advance(1_000);

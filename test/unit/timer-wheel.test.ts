@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TimerWheel } from '../../src/core/timer-wheel.js';
-import { ManualClock } from '../helpers/clock.js';
+import { countingClock, ManualClock } from '../helpers/clock.js';
 
 describe('timer wheel (I5)', () => {
   it('fires no earlier than the delay and at most one tick late', () => {
@@ -33,21 +33,14 @@ describe('timer wheel (I5)', () => {
 
   it('cancels in O(1) and stops its one ticker when empty', () => {
     const clock = new ManualClock();
-    let tickers = 0;
-    const counting = {
-      now: () => clock.now(),
-      every: (ms: number, fn: () => void) => {
-        tickers++;
-        return clock.every(ms, fn);
-      },
-    };
+    const counting = countingClock(clock);
     const wheel = new TimerWheel({ tickMs: 50, clock: counting });
     const entries = Array.from({ length: 100 }, () =>
       wheel.schedule(500, () => {
         throw new Error('cancelled entry fired');
       }),
     );
-    expect(tickers).toBe(1);
+    expect(counting.tickers).toBe(1);
     for (const entry of entries) expect(entry.cancel()).toBe(true);
     expect(entries[0]?.cancel()).toBe(false);
     expect(wheel.size).toBe(0);
