@@ -49,7 +49,6 @@ export const ERROR_CODES = {
     summary: 'A configuration option is unknown or out of range; the message names it.',
   },
   invalid_data: { status: 400, summary: 'Data passed to send or publish cannot be serialized as JSON.' },
-  session_closed: { status: 410, summary: 'The session has ended; nothing more can be sent on it.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A stable error code from {@link ERROR_CODES}. */
