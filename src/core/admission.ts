@@ -12,6 +12,7 @@ import { createIdentity, type Identity } from './identity.js';
 import type { PressureMonitor } from './pressure.js';
 import type { Registry } from './registry.js';
 import type { Scope } from './scope.js';
+import { SlotQueue } from './slot-queue.js';
 import type { Telemetry } from './telemetry.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -64,8 +65,6 @@ export interface AdmissionHost {
   dropOldestDetached(user: string): boolean;
 }
 
-type QueueOutcome = 'slot' | 'timeout' | 'full' | 'aborted';
-
 /** The admission pipeline; see the module comment. */
 export class Admission {
   /** Set when the gateway drains: every new upgrade is refused. */
@@ -73,8 +72,7 @@ export class Admission {
   private readonly connectBuckets = new Map<string, TokenBucket>();
   private pruneScheduled = false;
   private readonly pendingSessions = new Map<string, number>();
-  private readonly queues = new Map<string, Array<(outcome: QueueOutcome) => void>>();
-  private queued = 0;
+  private readonly queue: SlotQueue;
   private nextConn = 0;
 
   constructor(
@@ -86,11 +84,13 @@ export class Admission {
     private readonly scope: Scope,
     private readonly telemetry: Telemetry,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.queue = new SlotQueue(scope, config.maxQueuedUpgrades);
+  }
 
   /** Upgrades waiting in the per-user queue. */
   get queuedUpgrades(): number {
-    return this.queued;
+    return this.queue.size;
   }
 
   /** Decides on one upgrade. Never throws; refusals carry a code, a status and maybe a retry hint. */
@@ -200,7 +200,7 @@ export class Admission {
           user,
         );
       }
-      const outcome = await this.waitForSlot(user, deadline - this.now(), request.signal);
+      const outcome = await this.queue.wait(user, deadline - this.now(), request.signal);
       if (outcome === 'timeout') return refuse('queue_timeout', undefined, jitter(1_000), user);
       if (outcome === 'full') return refuse('queue_full', undefined, jitter(1_000), user);
     }
@@ -208,7 +208,7 @@ export class Admission {
 
   /** Drops every queued upgrade, for drain. */
   rejectQueued(): void {
-    for (const waiters of [...this.queues.values()]) for (const wake of [...waiters]) wake('aborted');
+    this.queue.abortAll();
   }
 
   private ticket(
@@ -225,7 +225,7 @@ export class Admission {
         if (released) return;
         released = true;
         inner.release();
-        this.queues.get(user)?.[0]?.('slot');
+        this.queue.slotFreed(user);
       },
     };
     if (isNew) this.pendingSessions.set(user, (this.pendingSessions.get(user) ?? 0) + 1);
@@ -253,34 +253,6 @@ export class Admission {
         lease.release();
       },
     };
-  }
-
-  private waitForSlot(user: string, remainingMs: number, signal: AbortSignal): Promise<QueueOutcome> {
-    if (remainingMs <= 0) return Promise.resolve('timeout');
-    if (this.queued >= this.config.maxQueuedUpgrades) return Promise.resolve('full');
-    return new Promise((resolve) => {
-      let waiters = this.queues.get(user);
-      if (!waiters) {
-        waiters = [];
-        this.queues.set(user, waiters);
-      }
-      const list = waiters;
-      this.queued++;
-      const wake = (outcome: QueueOutcome) => {
-        const index = list.indexOf(wake);
-        if (index < 0) return;
-        list.splice(index, 1);
-        if (list.length === 0 && this.queues.get(user) === list) this.queues.delete(user);
-        this.queued--;
-        timer.dispose();
-        signal.removeEventListener('abort', onAbort);
-        resolve(outcome);
-      };
-      const onAbort = () => wake('aborted');
-      const timer = this.scope.timer(remainingMs, () => wake('timeout'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      list.push(wake);
-    });
   }
 
   private connectBucket(ip: string): TokenBucket {

@@ -3,15 +3,9 @@
  * events in; this class owns everything per connection in its Scope: heartbeat and probe timers,
  * idle, lifetime and token-expiry timers, inbound rate, and backpressure waiters.
  */
-import {
-  CloseCode,
-  errorFrame,
-  type ParsedFrame,
-  parseClientFrame,
-  retryAfterReason,
-  warningFrame,
-} from '../protocol.js';
+import { CloseCode, errorFrame, type ParsedFrame, parseClientFrame, retryAfterReason } from '../protocol.js';
 import type { CoreConfig } from './config.js';
+import { IdleWatch, scheduleLifetime, scheduleTokenExpiry } from './deadlines.js';
 import type { SlotLease } from './engine.js';
 import type { Identity } from './identity.js';
 import type { Owned, Scope } from './scope.js';
@@ -56,7 +50,6 @@ export class Connection {
   private pingSentAt = 0;
   private lastPongAt = 0;
   private heartbeatTimer: Owned | null = null;
-  private idleWarnedAt = 0;
   private drainWaiters: Array<(accepted: boolean) => void> | null = null;
   private drainHandle: Owned | null = null;
   private probeWaiters: Array<(alive: boolean) => void> | null = null;
@@ -68,7 +61,6 @@ export class Connection {
   // time would be an allocation on every tick of every connection.
   private readonly flushed = () => this.onFlushed();
   private readonly onHeartbeat = () => this.heartbeat();
-  private readonly onIdleCheck = () => this.idleCheck();
   private readonly settle = () => this.settleWaiters();
 
   constructor(
@@ -85,9 +77,11 @@ export class Connection {
     this.lastActivityAt = now;
     scope.own('connection', this.settle);
     this.heartbeatTimer = scope.timer(config.heartbeatIntervalMs, this.onHeartbeat);
-    if (config.idleTimeoutMs > 0) this.scheduleIdleCheck(this.idleWarnAfter());
-    if (config.maxLifetimeMs > 0) this.scheduleLifetime(config.maxLifetimeMs);
-    if (tokenExpiresAt > 0) this.scheduleTokenExpiry(tokenExpiresAt - now);
+    if (config.idleTimeoutMs > 0) new IdleWatch(this, scope, config, () => host.now());
+    if (config.maxLifetimeMs > 0)
+      scheduleLifetime(this, scope, config.warningBeforeCloseMs, config.maxLifetimeMs);
+    if (tokenExpiresAt > 0)
+      scheduleTokenExpiry(this, scope, config.warningBeforeCloseMs, tokenExpiresAt - now);
   }
 
   /** Whether the socket is open and not being closed. */
@@ -277,54 +271,6 @@ export class Connection {
       return;
     }
     this.sendError(code, message, undefined, retryAfterMs);
-  }
-
-  private idleWarnAfter(): number {
-    const { idleTimeoutMs, warningBeforeCloseMs } = this.host.config;
-    return idleTimeoutMs - Math.min(warningBeforeCloseMs, idleTimeoutMs / 2);
-  }
-
-  private scheduleIdleCheck(delayMs: number): void {
-    this.scope.timer(delayMs, this.onIdleCheck);
-  }
-
-  private idleCheck(): void {
-    if (this.state !== 'open') return;
-    const now = this.host.now();
-    const { idleTimeoutMs } = this.host.config;
-    const warnAfter = this.idleWarnAfter();
-    const quietFor = now - this.lastActivityAt;
-    if (this.idleWarnedAt > 0 && this.lastActivityAt < this.idleWarnedAt) {
-      this.end(CloseCode.IdleTimeout, 'idle');
-      return;
-    }
-    this.idleWarnedAt = 0;
-    if (quietFor < warnAfter) {
-      this.scheduleIdleCheck(warnAfter - quietFor);
-      return;
-    }
-    this.idleWarnedAt = now;
-    const closeInMs = Math.max(0, idleTimeoutMs - quietFor);
-    this.send(warningFrame('idle', closeInMs), false);
-    this.scheduleIdleCheck(closeInMs);
-  }
-
-  private scheduleLifetime(lifetimeMs: number): void {
-    const lead = Math.min(this.host.config.warningBeforeCloseMs, lifetimeMs / 2);
-    this.scope.timer(lifetimeMs - lead, () => this.send(warningFrame('lifetime', lead), false));
-    this.scope.timer(lifetimeMs, () => {
-      // Spread reconnects of connections that were opened together.
-      const jitter = Math.round(Math.random() * Math.min(lifetimeMs, 30_000) * 0.1);
-      this.end(CloseCode.MaxLifetime, retryAfterReason(jitter));
-    });
-  }
-
-  private scheduleTokenExpiry(remainingMs: number): void {
-    const lead = Math.min(this.host.config.warningBeforeCloseMs, Math.max(0, remainingMs / 2));
-    if (remainingMs - lead > 0) {
-      this.scope.timer(remainingMs - lead, () => this.send(warningFrame('token_expiring', lead), false));
-    }
-    this.scope.timer(Math.max(0, remainingMs), () => this.end(CloseCode.TokenExpired, 'token expired'));
   }
 
   private onFlushed(): void {
