@@ -207,6 +207,8 @@ export class Hub implements ConnectionHost {
 
   /** Figures for `/api/stats`, metrics and the dashboard. */
   stats(): GatewayStats {
+    // From the live connection count, so /readyz never lags behind the last admission.
+    this.pressure.update();
     return computeStats(
       this.registry,
       this.parts.engine,
