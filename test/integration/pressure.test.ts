@@ -7,7 +7,14 @@ const gw = useGateway();
 describe('pressure levels', () => {
   it('sheds new sessions at 85%, and at 95% evicts the quietest connection, oldest first, with 4004', async () => {
     const clock = new ManualClock();
-    const running = await gw.start({ clock, maxConnections: 20, heartbeatIntervalMs: 5_000, pongTimeoutMs: 1_000, timerTickMs: 100, idleTimeoutMs: 0 });
+    const running = await gw.start({
+      clock,
+      maxConnections: 20,
+      heartbeatIntervalMs: 5_000,
+      pongTimeoutMs: 1_000,
+      timerTickMs: 100,
+      idleTimeoutMs: 0,
+    });
     const { gateway } = running;
     const clients: TestClient[] = [];
     for (let i = 0; i < 17; i++) clients.push(await gw.open({ user: `u${i}`, session: `s${i}` }));
