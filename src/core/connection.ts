@@ -77,7 +77,7 @@ export class Connection {
     this.lastActivityAt = now;
     scope.own('connection', this.settle);
     this.heartbeatTimer = scope.timer(config.heartbeatIntervalMs, this.onHeartbeat);
-    if (config.idleTimeoutMs > 0) new IdleWatch(this, scope, config, () => host.now());
+    if (config.idleTimeoutMs > 0) new IdleWatch(this, scope, config, host);
     if (config.maxLifetimeMs > 0)
       scheduleLifetime(this, scope, config.warningBeforeCloseMs, config.maxLifetimeMs);
     if (tokenExpiresAt > 0)

@@ -21,15 +21,15 @@ type Timing = Pick<CoreConfig, 'idleTimeoutMs' | 'warningBeforeCloseMs'>;
 /** Closes with 4102 after `idleTimeoutMs` without messages, warning first; activity postpones it. */
 export class IdleWatch {
   private warnedAt = 0;
-  private readonly onCheck = () => this.check();
 
   constructor(
     private readonly target: DeadlineTarget,
     private readonly scope: Scope,
     private readonly timing: Timing,
-    private readonly now: () => number,
+    private readonly clock: { now(): number },
   ) {
-    this.scope.timer(this.warnAfter(), this.onCheck);
+    // The watch itself is the wheel task (its run()), so it costs no closure per connection.
+    this.scope.timer(this.warnAfter(), this);
   }
 
   private warnAfter(): number {
@@ -37,7 +37,8 @@ export class IdleWatch {
     return idleTimeoutMs - Math.min(warningBeforeCloseMs, idleTimeoutMs / 2);
   }
 
-  private check(): void {
+  /** Called by the wheel when a check is due. */
+  run(): void {
     if (!this.target.open) return;
     const quietSince = this.target.quietSince;
     if (this.warnedAt > 0 && quietSince < this.warnedAt) {
@@ -45,17 +46,17 @@ export class IdleWatch {
       return;
     }
     this.warnedAt = 0;
-    const now = this.now();
+    const now = this.clock.now();
     const quietFor = now - quietSince;
     const warnAfter = this.warnAfter();
     if (quietFor < warnAfter) {
-      this.scope.timer(warnAfter - quietFor, this.onCheck);
+      this.scope.timer(warnAfter - quietFor, this);
       return;
     }
     this.warnedAt = now;
     const closeInMs = Math.max(0, this.timing.idleTimeoutMs - quietFor);
     this.target.send(warningFrame('idle', closeInMs), false);
-    this.scope.timer(closeInMs, this.onCheck);
+    this.scope.timer(closeInMs, this);
   }
 }
 

@@ -4,7 +4,7 @@
  * its children first, then its own resources in reverse order of registration, exactly once.
  * A ledger counts live resources by kind, so "nothing left after drain" is a number, not a hope.
  */
-import type { TimerWheel, WheelTimer } from './timer-wheel.js';
+import type { TimerWheel, WheelTask, WheelTimer } from './timer-wheel.js';
 
 /** Kinds of owned resources that the ledger counts. */
 export type ResourceKind =
@@ -82,7 +82,7 @@ class TimerResource extends Resource {
 
   constructor(
     scope: Scope,
-    private readonly fn: () => void,
+    private readonly task: WheelTask,
   ) {
     super(scope, 'timer', null);
   }
@@ -91,7 +91,9 @@ class TimerResource extends Resource {
   run(): void {
     this.entry = null;
     this.dispose();
-    this.fn();
+    const task = this.task;
+    if (typeof task === 'function') task();
+    else task.run();
   }
 
   protected override cleanup(): void {
@@ -162,10 +164,13 @@ export class Scope {
     return this.adopt(new Resource(this, kind, dispose));
   }
 
-  /** Runs `fn` once after `delayMs` on the shared wheel, unless this scope is disposed first. */
-  timer(delayMs: number, fn: () => void): Owned {
+  /**
+   * Runs `task` once after `delayMs` on the shared wheel, unless this scope is disposed first. A task
+   * may be an object with `run()`, so that per-connection timers need no closure of their own.
+   */
+  timer(delayMs: number, task: WheelTask): Owned {
     if (this.isDisposed) return DISPOSED;
-    const timer = this.adopt(new TimerResource(this, fn));
+    const timer = this.adopt(new TimerResource(this, task));
     timer.entry = this.wheel.schedule(delayMs, timer);
     return timer;
   }

@@ -14,13 +14,17 @@ function ids(identity: Identity): { user: string; session: string; conn: string;
 
 /** Builds the Telemetry that feeds `metrics` and `logger`. */
 export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Telemetry {
+  // Per-connection lines are built only when their level is on: accept and close are the hot path.
+  const on = (level: 'debug' | 'info') => logger.isLevelEnabled(level);
   return {
     admission(outcome, subject) {
       metrics.admissions.inc({ outcome });
-      if (outcome === 'admitted') logger.debug({ ...subject, outcome }, 'admitted');
-      else logger.info({ ...subject, outcome }, `upgrade refused: ${outcome}`);
+      if (outcome === 'admitted') {
+        if (on('debug')) logger.debug({ ...subject, outcome }, 'admitted');
+      } else if (on('info')) logger.info({ ...subject, outcome }, `upgrade refused: ${outcome}`);
     },
     opened(identity, resumed) {
+      if (!on('info')) return;
       logger.info(
         { ...ids(identity), resumed },
         resumed ? 'connection resumed its session' : 'connection opened',
@@ -29,7 +33,7 @@ export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Tele
     closed(identity, code, cleanupMs) {
       metrics.closes.inc({ code: closeCodeLabel(code) });
       metrics.cleanup.observe(cleanupMs / 1000);
-      logger.info({ ...ids(identity), code, cleanupMs }, 'connection closed');
+      if (on('info')) logger.info({ ...ids(identity), code, cleanupMs }, 'connection closed');
     },
     zombie(identity, via) {
       metrics.zombies.inc({ via });
@@ -42,11 +46,11 @@ export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Tele
     },
     inboundRejected(identity, reason) {
       metrics.inboundRejected.inc({ reason });
-      logger.info({ ...ids(identity), reason }, `inbound frame refused: ${reason}`);
+      if (on('info')) logger.info({ ...ids(identity), reason }, `inbound frame refused: ${reason}`);
     },
     replayed(identity, count) {
       metrics.replayed.inc(count);
-      logger.debug({ ...ids(identity), count }, 'replayed missed messages');
+      if (on('debug')) logger.debug({ ...ids(identity), count }, 'replayed missed messages');
     },
     resumeFailed(identity, reason) {
       metrics.resumeFailures.inc({ reason });
@@ -58,7 +62,7 @@ export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Tele
       else logger.warn(line, `pressure ${from} -> ${to}`);
     },
     sessionEnded(user, session, reason) {
-      logger.debug({ user, session, reason }, 'session ended');
+      if (on('debug')) logger.debug({ user, session, reason }, 'session ended');
     },
     failure(where, error, identity) {
       metrics.failures.inc({ where });
