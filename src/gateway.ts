@@ -13,6 +13,7 @@ import { Hub, type Target } from './core/hub.js';
 import { ResourceLedger, Scope } from './core/scope.js';
 import { type Session, toJson } from './core/session.js';
 import type { GatewayStats } from './core/stats.js';
+import type { PressureLevel } from './core/telemetry.js';
 import { type Clock, systemClock, TimerWheel } from './core/timer-wheel.js';
 import { memoryEngine } from './engines/memory.js';
 import { SockwardenError } from './errors.js';
@@ -66,6 +67,8 @@ export interface Gateway {
   disconnect(target: Target): number;
   /** A user's live sessions. */
   sessions(user: string): SessionInfo[];
+  /** Readiness in O(1): false while draining or shedding. `/readyz` answers from it. */
+  ready(): { ready: boolean; pressure: PressureLevel; draining: boolean };
   /** Current figures; `resources` is all zeros after `close()`. */
   stats(): GatewayStats;
   /** Prometheus exposition text. */
@@ -125,8 +128,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     );
 
   const events = new EventEmitter();
-  let hub: Hub | null = null;
-  const metrics = new GatewayMetrics(() => (hub as Hub).stats());
+  // Called only when metrics are scraped, after `core` exists.
+  const metrics = new GatewayMetrics(() => core.stats());
   const telemetry = observedTelemetry(metrics, logger);
   const wheel = new TimerWheel({
     tickMs: config.timerTickMs,
@@ -136,7 +139,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const ledger = new ResourceLedger();
   const root = Scope.root('gateway', ledger, wheel, (e) => telemetry.failure('dispose', e));
   const heapLimit = config.heapLimitBytes || getHeapStatistics().heap_size_limit;
-  hub = new Hub({
+  const core = new Hub({
     config,
     engine: (options.engine ?? memoryEngine())(config),
     wheel,
@@ -146,7 +149,6 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     heap: () => ({ used: getHeapStatistics().used_heap_size, limit: heapLimit }),
     onSession: (session) => events.emit('session', session),
   });
-  const core = hub;
   const transport = new WsTransport(core, authenticate);
   const detachers: Array<() => void> = [];
   let closing: Promise<void> | null = null;
@@ -197,6 +199,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         .sessionsOf(user)
         .map((s) => ({ id: s.id, connected: s.attached?.open ?? false, seq: s.seq }));
     },
+    ready: () => core.readiness(),
     stats: () => core.stats(),
     metrics: () => metrics.render(),
     get metricsContentType() {

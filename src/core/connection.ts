@@ -9,6 +9,7 @@ import { IdleWatch, scheduleLifetime, scheduleTokenExpiry } from './deadlines.js
 import type { SlotLease } from './engine.js';
 import type { Identity } from './identity.js';
 import type { Owned, Scope } from './scope.js';
+import type { SessionState } from './session.js';
 import type { Telemetry, ZombieDetection } from './telemetry.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -45,6 +46,11 @@ const RESOLVED_TRUE = Promise.resolve(true);
 export class Connection {
   /** The close code the server chose, or the one the peer sent. */
   closeCode = 0;
+  /**
+   * The session this socket belongs to, set once when it opens. Frames and the detach on close use
+   * this handle rather than looking the session up by key again (invariant I3).
+   */
+  session: SessionState | null = null;
   private state: 'open' | 'closing' | 'finished' = 'open';
   private lastActivityAt: number;
   private pingSentAt = 0;

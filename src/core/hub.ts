@@ -14,7 +14,7 @@ import { Registry } from './registry.js';
 import type { ResourceLedger, Scope } from './scope.js';
 import { type Session, SessionState } from './session.js';
 import { computeStats, type GatewayStats } from './stats.js';
-import type { Telemetry } from './telemetry.js';
+import type { PressureLevel, Telemetry } from './telemetry.js';
 import type { TimerWheel } from './timer-wheel.js';
 
 /** Who a publish or disconnect is for: every session of a user, or one. */
@@ -112,6 +112,7 @@ export class Hub implements ConnectionHost {
       this.registry.addSession(session);
     }
     ticket.consume();
+    connection.session = session;
     session.attach(connection, ticket.lastSeq, resumed, ticket.resumeFailure);
     this.telemetry.opened(identity, resumed);
     if (!resumed) {
@@ -125,7 +126,7 @@ export class Hub implements ConnectionHost {
   }
 
   frame(connection: Connection, frame: Parameters<ConnectionHost['frame']>[1]): void {
-    const session = this.registry.sessions.get(connection.identity.sessionKey);
+    const session = connection.session;
     if (frame.type === 'ping') connection.send(PONG_FRAME, false);
     else if (session?.attached !== connection) return;
     else if (frame.type === 'ack') session.ack(frame.seq);
@@ -133,7 +134,7 @@ export class Hub implements ConnectionHost {
   }
 
   detached(connection: Connection, code: number): void {
-    this.registry.sessions.get(connection.identity.sessionKey)?.detach(connection, code);
+    connection.session?.detach(connection, code);
   }
 
   finished(connection: Connection): void {
@@ -203,6 +204,13 @@ export class Hub implements ConnectionHost {
   /** A user's sessions, for the API. */
   sessionsOf(user: string): SessionState[] {
     return [...this.registry.sessionsOf(user)];
+  }
+
+  /** Whether new sessions are welcome: not draining and below shedding. O(1), for readiness probes. */
+  readiness(): { ready: boolean; pressure: PressureLevel; draining: boolean } {
+    const pressure = this.pressure.update();
+    const draining = this.admission.draining;
+    return { ready: !draining && pressure !== 'shedding' && pressure !== 'critical', pressure, draining };
   }
 
   /** Figures for `/api/stats`, metrics and the dashboard. */

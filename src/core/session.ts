@@ -4,7 +4,13 @@
  * hands over to a newer socket of the same session (takeover, close 4100).
  */
 import { SockwardenError } from '../errors.js';
-import { keepsSessionAfterClose, messageFrame, type ResumeFailure, welcomeFrame } from '../protocol.js';
+import {
+  CloseCode,
+  keepsSessionAfterClose,
+  messageFrame,
+  type ResumeFailure,
+  welcomeFrame,
+} from '../protocol.js';
 import type { CoreConfig } from './config.js';
 import type { Connection } from './connection.js';
 import type { Identity } from './identity.js';
@@ -59,12 +65,6 @@ export interface SessionHost {
   now(): number;
   /** The session ended and released its state; forget it. */
   ended(session: SessionState, reason: string): void;
-}
-
-/** What a connection gets when it attaches: whether it resumed, and why a resume failed. */
-export interface Attachment {
-  resumed: boolean;
-  resumeFailed?: ResumeFailure;
 }
 
 const RESOLVED_TRUE = Promise.resolve(true);
@@ -155,7 +155,7 @@ export class SessionState implements Session {
     };
   }
 
-  close(code = 4103, reason = 'closed by the application'): void {
+  close(code: number = CloseCode.DisconnectedByApi, reason = 'closed by the application'): void {
     if (this.isEnded) return;
     this.connection?.end(code, reason);
     this.end('closed');
@@ -170,12 +170,12 @@ export class SessionState implements Session {
     lastSeq: number | undefined,
     resumed: boolean,
     failure?: ResumeFailure,
-  ): Attachment {
+  ): void {
     this.resumeTimer?.dispose();
     this.resumeTimer = null;
     const previous = this.connection;
     this.connection = connection;
-    previous?.end(4100, 'replaced by a newer connection');
+    previous?.end(CloseCode.Replaced, 'replaced by a newer connection');
     let frames = this.ring.since(lastSeq ?? this.ring.oldestAvailable, this.lastSeq);
     let resumeFailed = failure;
     if (frames === null) {
@@ -187,7 +187,6 @@ export class SessionState implements Session {
     for (const frame of frames) connection.send(frame, false);
     if (frames.length > 0) this.host.telemetry.replayed(connection.identity, frames.length);
     if (resumeFailed) this.host.telemetry.resumeFailed(connection.identity, resumeFailed);
-    return resumeFailed ? { resumed, resumeFailed } : { resumed };
   }
 
   /** The socket left. Keeps the session for the resume window, or ends it for a final close code. */
@@ -233,7 +232,7 @@ export class SessionState implements Session {
     this.isEnded = true;
     const connection = this.connection;
     this.connection = null;
-    connection?.end(4103, 'session ended');
+    connection?.end(CloseCode.DisconnectedByApi, 'session ended');
     this.handlers = [];
     this.scope.dispose();
     this.host.ended(this, reason);

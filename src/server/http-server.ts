@@ -32,9 +32,8 @@ async function route(
   const url = new URL(req.url ?? '/', 'http://gateway.invalid');
   if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
   if (url.pathname === '/readyz') {
-    const { draining, pressure } = gateway.stats();
-    const ready = !draining && pressure !== 'shedding' && pressure !== 'critical';
-    return sendJson(res, ready ? 200 : 503, { ready, pressure, draining });
+    const readiness = gateway.ready();
+    return sendJson(res, readiness.ready ? 200 : 503, readiness);
   }
   if (url.pathname === '/metrics') {
     // Open like most exporters: labels are bounded and carry no user id.

@@ -163,7 +163,13 @@ export class WsTransport {
       return;
     }
     const { ticket } = result;
-    if (gone.signal.aborted || this.hub.admission.draining) {
+    if (gone.signal.aborted) {
+      // The client left while admission ran: give the slot back, there is nobody to answer.
+      ticket.abandon();
+      socket.destroy();
+      return;
+    }
+    if (this.hub.admission.draining) {
       ticket.abandon();
       refuseUpgrade(socket, new SockwardenError('draining'));
       return;

@@ -11,6 +11,7 @@ describe('drain', () => {
     for (let i = 0; i < 20; i++) clients.push(await connect(running.url, { user: `u${i % 5}` }));
     const closing = running.gateway.close({ drainMs: 10_000 });
     expect(running.gateway.stats().draining).toBe(true);
+    expect(running.gateway.ready()).toMatchObject({ ready: false, draining: true });
     await expect(connect(running.url, { user: 'late' })).rejects.toMatchObject({ status: 503 });
     const closes = await Promise.all(clients.map((c) => c.closed));
     await closing;

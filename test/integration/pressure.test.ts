@@ -19,6 +19,7 @@ describe('pressure levels', () => {
     const clients: TestClient[] = [];
     for (let i = 0; i < 17; i++) clients.push(await gw.open({ user: `u${i}`, session: `s${i}` }));
     expect(gateway.stats().pressure).toBe('shedding');
+    expect(gateway.ready()).toEqual({ ready: false, pressure: 'shedding', draining: false });
     await expect(gw.open({ user: 'new' })).rejects.toMatchObject({ status: 503 });
 
     // Two sessions lose their sockets, two new ones take their places while below shedding, then the
