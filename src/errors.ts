@@ -49,6 +49,20 @@ export const ERROR_CODES = {
     summary: 'A configuration option is unknown or out of range; the message names it.',
   },
   invalid_data: { status: 400, summary: 'Data passed to send or publish cannot be serialized as JSON.' },
+  send_queue_full: {
+    status: 503,
+    summary:
+      'Client SDK: the client is offline and maxQueuedMessages sends already wait; this one is refused.',
+  },
+  client_closed: {
+    status: 499,
+    summary:
+      'Client SDK: the client was closed, or the server closed it with a code that forbids reconnecting.',
+  },
+  token_unavailable: {
+    status: 401,
+    summary: 'Client SDK: getToken threw or rejected; the attempt is retried with backoff.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A stable error code from {@link ERROR_CODES}. */

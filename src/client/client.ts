@@ -1,0 +1,347 @@
+/**
+ * The client state machine: connect, resume, dedupe, heartbeat and paced reconnects, over any
+ * {@link SocketFactory}. Every timer and socket it starts is tracked in a field and cleared on the
+ * transition that makes it useless, so `close()` leaves nothing running.
+ */
+import { SockwardenError } from '../errors.js';
+import { CloseCode, isReconnectable, type ResumeFailure, type WarningReason } from '../protocol.js';
+import { fullJitterDelay, retryHintOf } from './backoff.js';
+import type { ClientErrorEvent, ClientEvents } from './client-events.js';
+import { Emitter, type Unsubscribe } from './emitter.js';
+import {
+  type ClientStatus,
+  type ConnectOptions,
+  type MessageInfo,
+  type ResolvedClientOptions,
+  resolveClientOptions,
+} from './options.js';
+import { Outbox } from './outbox.js';
+import type { ClientSocket, SocketFactory, UpgradeRefusal } from './socket.js';
+
+export type { ClientCloseEvent, ClientErrorEvent, ClientEvents } from './client-events.js';
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** A connection to a sockwarden gateway that reconnects and resumes by itself. */
+export class SockwardenClient {
+  private readonly options: ResolvedClientOptions;
+  private readonly emitter = new Emitter<ClientEvents>((error) => this.listenerFailed(error));
+  private readonly outbox: Outbox;
+  private currentStatus: ClientStatus = 'connecting';
+  private sessionId: string | undefined;
+  private seq: number;
+  /** Whether the next welcome answers a resume request (a gap could be lost). */
+  private resuming: boolean;
+  private socket: ClientSocket | null = null;
+  /** Bumped for every dial: events of an older socket are ignored. */
+  private generation = 0;
+  private welcomed = false;
+  private attempt = 0;
+  private openedAt = 0;
+  private lastReceivedAt = 0;
+  private pingSentAt = 0;
+  private heartbeatMs = 0;
+  private ackedSeq = 0;
+  private nextId = 0;
+  private readonly idPrefix: string;
+  private retryTimer: Timer | null = null;
+  private watchdog: Timer | null = null;
+  private ackTimer: Timer | null = null;
+
+  constructor(
+    private readonly factory: SocketFactory,
+    url: string | URL,
+    options: ConnectOptions = {},
+  ) {
+    this.options = resolveClientOptions(url, options);
+    this.outbox = new Outbox(this.options.maxQueuedMessages);
+    this.sessionId = this.options.session;
+    this.seq = this.options.lastSeq;
+    this.ackedSeq = this.seq;
+    this.resuming = this.options.lastSeq > 0;
+    this.idPrefix = Math.floor(this.options.random() * 2 ** 32).toString(36);
+    if (options.onMessage) {
+      const onMessage = options.onMessage;
+      this.on('message', ({ data, seq }) => onMessage(data, { seq } satisfies MessageInfo));
+    }
+    if (options.onStatus) this.on('status', options.onStatus);
+    void this.dial();
+  }
+
+  /** `connecting`, `open`, `reconnecting` or `closed`. */
+  get status(): ClientStatus {
+    return this.currentStatus;
+  }
+
+  /** The session id, known from the first welcome frame on (or the one passed in). */
+  get session(): string | undefined {
+    return this.sessionId;
+  }
+
+  /** The last sequence number received; persist it with `session` to resume after a page reload. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Adds an event listener; returns a function that removes it. */
+  on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): Unsubscribe {
+    return this.emitter.on(event, listener);
+  }
+
+  /** Removes an event listener. */
+  off<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): void {
+    this.emitter.off(event, listener);
+  }
+
+  /**
+   * Sends application data. Resolves with the message id (the `ref` of any `error` frame about it)
+   * once the frame is written to the socket. While disconnected it waits in a bounded queue;
+   * rejects with `send_queue_full` past the bound, `client_closed` after `close()` or a final close,
+   * and `invalid_data` when `data` is not JSON.
+   */
+  send(data: unknown, options: { id?: string } = {}): Promise<string> {
+    if (this.currentStatus === 'closed')
+      return Promise.reject(new SockwardenError('client_closed', 'the client is closed; connect again'));
+    const id = options.id ?? `${this.idPrefix}-${++this.nextId}`;
+    let text: string;
+    try {
+      const json = JSON.stringify(data);
+      if (json === undefined) throw new TypeError(`${typeof data} is not JSON`);
+      text = `{"type":"message","id":${JSON.stringify(id)},"data":${json}}`;
+    } catch (cause) {
+      return Promise.reject(
+        new SockwardenError('invalid_data', `send: data cannot be serialized as JSON (${String(cause)})`, {
+          cause,
+        }),
+      );
+    }
+    if (this.socket && this.welcomed) {
+      this.socket.send(text);
+      return Promise.resolve(id);
+    }
+    return this.outbox.enqueue(text, id);
+  }
+
+  /**
+   * Closes for good: ends the session on the server (close 1000), rejects queued sends, clears
+   * every timer. After the final `close` event no listener remains.
+   */
+  close(code: number = CloseCode.Normal, reason = 'client closed'): void {
+    if (this.currentStatus === 'closed') return;
+    const socket = this.socket;
+    this.finish(new SockwardenError('client_closed', 'close() was called'));
+    if (socket) {
+      this.socket = null;
+      socket.close(code, reason);
+    }
+    this.emitter.emit('close', { code, reason, willReconnect: false });
+    this.emitter.clear();
+  }
+
+  private async dial(): Promise<void> {
+    const generation = ++this.generation;
+    this.welcomed = false;
+    let token = this.options.token;
+    const getToken = this.options.getToken;
+    if (getToken) {
+      try {
+        // Called from a microtask, so listeners added right after connect() see a failure.
+        token = await Promise.resolve().then(getToken);
+      } catch (cause) {
+        if (generation !== this.generation || this.currentStatus === 'closed') return;
+        this.reportError('token_unavailable', `getToken failed: ${String(cause)}`);
+        this.afterClose(1006, 'getToken failed', false, undefined);
+        return;
+      }
+      if (generation !== this.generation || this.currentStatus === 'closed') return;
+    }
+    const url = new URL(this.options.url);
+    for (const [key, value] of Object.entries(this.options.params)) url.searchParams.set(key, value);
+    if (token !== undefined) url.searchParams.set('token', token);
+    if (this.sessionId !== undefined) {
+      url.searchParams.set('session', this.sessionId);
+      if (this.seq > 0) url.searchParams.set('lastSeq', String(this.seq));
+    }
+    const current = () => generation === this.generation && this.currentStatus !== 'closed';
+    this.socket = this.factory(url.toString(), {
+      opened: () => {},
+      text: (data) => {
+        if (current()) this.received(data);
+      },
+      closed: (code, reason, refusal) => {
+        if (!current()) return;
+        this.socket = null;
+        this.afterClose(code, reason, this.welcomed, refusal);
+      },
+    });
+  }
+
+  private received(text: string): void {
+    this.lastReceivedAt = Date.now();
+    let frame: Record<string, unknown>;
+    try {
+      frame = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      this.reportError('bad_frame', 'the server sent a frame that is not JSON');
+      return;
+    }
+    switch (frame.type) {
+      case 'welcome':
+        this.welcome(frame);
+        return;
+      case 'message': {
+        const seq = frame.seq;
+        if (typeof seq !== 'number' || seq <= this.seq) return; // a replayed duplicate
+        this.seq = seq;
+        this.scheduleAck();
+        this.emitter.emit('message', { data: frame.data, seq });
+        return;
+      }
+      case 'warning':
+        this.emitter.emit('warning', {
+          reason: frame.reason as WarningReason,
+          closeInMs: Number(frame.closeInMs),
+        });
+        return;
+      case 'error': {
+        const event: ClientErrorEvent = {
+          code: String(frame.code),
+          message: String(frame.message),
+          source: 'server',
+        };
+        if (typeof frame.retryAfterMs === 'number') event.retryAfterMs = frame.retryAfterMs;
+        if (typeof frame.ref === 'string') event.ref = frame.ref;
+        this.emitter.emit('error', event);
+        return;
+      }
+    }
+  }
+
+  private welcome(frame: Record<string, unknown>): void {
+    const session = String(frame.session);
+    const resumed = frame.resumed === true;
+    const failure = frame.resumeFailed as ResumeFailure | undefined;
+    const fromSeq = this.seq;
+    const askedToResume = this.resuming;
+    if (!resumed || failure !== undefined) this.seq = Number(frame.seq) || 0;
+    this.ackedSeq = Math.min(this.ackedSeq, this.seq);
+    this.sessionId = session;
+    this.resuming = true;
+    this.welcomed = true;
+    this.openedAt = Date.now();
+    this.heartbeatMs = this.options.heartbeatMs ?? Math.max(1, Number(frame.heartbeatMs) || 25_000);
+    this.pingSentAt = 0;
+    this.setStatus('open');
+    const socket = this.socket;
+    if (socket) this.outbox.flush((text) => socket.send(text));
+    this.armWatchdog(this.heartbeatMs);
+    this.emitter.emit('open', { session, resumed });
+    if (!askedToResume) return;
+    if (resumed && failure === undefined) this.emitter.emit('resumed', { session, fromSeq });
+    else this.emitter.emit('resume_failed', { session, reason: failure ?? 'unknown' });
+  }
+
+  private afterClose(code: number, reason: string, wasOpen: boolean, refusal?: UpgradeRefusal): void {
+    this.clearConnectionTimers();
+    this.welcomed = false;
+    if (wasOpen && Date.now() - this.openedAt >= this.options.stableAfterMs) this.attempt = 0;
+    // Before a welcome nothing was decided by the server: it is a failed attempt, retried with backoff.
+    const retry = !wasOpen || isReconnectable(code);
+    if (!retry || this.attempt >= this.options.maxReconnectAttempts) {
+      this.finish(
+        new SockwardenError('client_closed', `the connection closed with ${code} and will not reconnect`),
+      );
+      this.emitter.emit('close', { code, reason, willReconnect: false, ...(refusal ? { refusal } : {}) });
+      this.emitter.clear();
+      return;
+    }
+    const backoff = fullJitterDelay(this.attempt, this.options.backoff, this.options.random);
+    const hint = wasOpen ? retryHintOf(reason) : undefined;
+    let delay = hint ?? backoff;
+    if (refusal?.retryAfterMs !== undefined) delay = refusal.retryAfterMs + backoff;
+    this.attempt++;
+    this.setStatus('reconnecting');
+    this.emitter.emit('close', {
+      code,
+      reason,
+      willReconnect: true,
+      retryInMs: delay,
+      ...(refusal ? { refusal } : {}),
+    });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.dial();
+    }, delay);
+  }
+
+  /** Silence for `heartbeatMs` sends a ping; silence for `pongTimeoutMs` after it means a dead server. */
+  private armWatchdog(delay: number): void {
+    this.watchdog = setTimeout(() => {
+      this.watchdog = null;
+      const socket = this.socket;
+      if (!socket || !this.welcomed) return;
+      const now = Date.now();
+      if (this.pingSentAt > 0 && this.lastReceivedAt < this.pingSentAt) {
+        this.generation++;
+        this.socket = null;
+        socket.abort();
+        this.afterClose(CloseCode.HeartbeatTimeout, 'no answer to ping from the server', true);
+        return;
+      }
+      const silentFor = now - this.lastReceivedAt;
+      if (silentFor < this.heartbeatMs) {
+        this.pingSentAt = 0;
+        this.armWatchdog(this.heartbeatMs - silentFor);
+        return;
+      }
+      this.pingSentAt = now;
+      socket.send('{"type":"ping"}');
+      this.armWatchdog(this.options.pongTimeoutMs);
+    }, delay);
+  }
+
+  private scheduleAck(): void {
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      if (this.socket && this.welcomed && this.seq > this.ackedSeq) {
+        this.ackedSeq = this.seq;
+        this.socket.send(`{"type":"ack","seq":${this.seq}}`);
+      }
+    }, this.options.ackDelayMs);
+  }
+
+  private clearConnectionTimers(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.watchdog = null;
+    this.ackTimer = null;
+  }
+
+  /** The final transition: status closed, no timers, queued sends rejected. */
+  private finish(error: SockwardenError): void {
+    this.clearConnectionTimers();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.generation++;
+    this.outbox.fail(error);
+    this.setStatus('closed');
+  }
+
+  private setStatus(status: ClientStatus): void {
+    if (this.currentStatus === status) return;
+    this.currentStatus = status;
+    this.emitter.emit('status', status);
+  }
+
+  private reportError(code: string, message: string): void {
+    this.emitter.emit('error', { code, message, source: 'client' });
+  }
+
+  private listenerFailed(error: unknown): void {
+    // A throwing application listener must not break the client; surface it where it is visible.
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
