@@ -231,10 +231,11 @@ export class SockwardenClient {
     this.openedAt = Date.now();
     this.heartbeatMs = this.options.heartbeatMs ?? Math.max(1, Number(frame.heartbeatMs) || 25_000);
     this.pingSentAt = 0;
-    this.setStatus('open');
     const socket = this.socket;
     if (socket) this.outbox.flush((text) => socket.send(text));
+    // Timers are armed before any listener runs: a listener that calls close() then clears them.
     this.armWatchdog(this.heartbeatMs);
+    this.setStatus('open');
     this.emitter.emit('open', { session, resumed });
     if (!askedToResume) return;
     if (resumed && failure === undefined) this.emitter.emit('resumed', { session, fromSeq });
@@ -260,6 +261,10 @@ export class SockwardenClient {
     let delay = hint ?? backoff;
     if (refusal?.retryAfterMs !== undefined) delay = refusal.retryAfterMs + backoff;
     this.attempt++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.dial();
+    }, delay);
     this.setStatus('reconnecting');
     this.emitter.emit('close', {
       code,
@@ -268,10 +273,6 @@ export class SockwardenClient {
       retryInMs: delay,
       ...(refusal ? { refusal } : {}),
     });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      void this.dial();
-    }, delay);
   }
 
   /** Silence for `heartbeatMs` sends a ping; silence for `pongTimeoutMs` after it means a dead server. */

@@ -263,6 +263,19 @@ describe('close()', () => {
     expect(client.status).toBe('closed');
   });
 
+  it.each(['open', 'status', 'close', 'message'] as const)(
+    'leaves no timer when a listener of %s calls close()',
+    (event) => {
+      const { client, latest } = start();
+      client.on(event, () => client.close());
+      latest().welcome('s1', 0);
+      latest().frame({ type: 'message', seq: 1, data: 1 });
+      latest().events.closed(1006, '');
+      expect(client.status).toBe('closed');
+      expect(vi.getTimerCount()).toBe(0);
+    },
+  );
+
   it('closes an open socket with 1000, which ends the session on the server', () => {
     const { client, latest } = start();
     latest().welcome('s1', 0);
