@@ -14,13 +14,16 @@ export interface TcpProxy {
   down(): void;
   /** Accepts and forwards connections again after {@link down}. */
   up(): void;
+  /** Sends new connections to another port, as a load balancer would after a restart. */
+  retarget(port: number): void;
   /** Connections currently held. */
   readonly open: number;
   close(): Promise<void>;
 }
 
 /** Starts a proxy on a free loopback port forwarding to `targetPort`. */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+export async function startTcpProxy(initialTarget: number): Promise<TcpProxy> {
+  let targetPort = initialTarget;
   const pairs = new Set<[Socket, Socket]>();
   let frozen = false;
   let refusing = false;
@@ -84,6 +87,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     up() {
       refusing = false;
+    },
+    retarget(port) {
+      targetPort = port;
     },
     get open() {
       return pairs.size;
