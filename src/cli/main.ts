@@ -3,13 +3,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { SockwardenError } from '../errors.js';
+import { soakHelpText } from '../soak/plan.js';
 import { serve } from './serve.js';
 import { helpText } from './serve-flags.js';
+import { soak } from './soak.js';
 
 const USAGE = `Usage: sockwarden <command> [flags]
 
 Commands:
   serve     Run the gateway standalone (sockwarden serve --help lists every flag).
+  soak      Drive churn and faults at a running gateway and check nothing leaked (--help).
   --version Print the version.`;
 
 function version(): string {
@@ -29,6 +32,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return await serve(rest, process.env);
+    }
+    if (command === 'soak') {
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(`${soakHelpText()}\n`);
+        return 0;
+      }
+      return await soak(rest);
     }
     if (command === '--version' || command === '-v') {
       process.stdout.write(`${version()}\n`);

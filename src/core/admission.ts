@@ -70,7 +70,6 @@ export class Admission {
   /** Set when the gateway drains: every new upgrade is refused. */
   draining = false;
   private readonly connectBuckets = new Map<string, TokenBucket>();
-  private pruneScheduled = false;
   private readonly pendingSessions = new Map<string, number>();
   private readonly queue: SlotQueue;
   private nextConn = 0;
@@ -260,21 +259,17 @@ export class Admission {
     if (!bucket) {
       bucket = new TokenBucket(this.config.connectRatePerIp, this.now());
       this.connectBuckets.set(ip, bucket);
-      this.schedulePrune();
     }
     return bucket;
   }
 
-  private schedulePrune(): void {
-    if (this.pruneScheduled || this.scope.disposed) return;
-    this.pruneScheduled = true;
-    // Full buckets carry no information, so forgetting them bounds the map by recent activity.
-    this.scope.timer(10_000, () => {
-      this.pruneScheduled = false;
-      const now = this.now();
-      for (const [ip, bucket] of this.connectBuckets) if (bucket.isFull(now)) this.connectBuckets.delete(ip);
-      if (this.connectBuckets.size > 0) this.schedulePrune();
-    });
+  /**
+   * Forgets full connect-rate buckets: they carry no information, so dropping them bounds the map by
+   * recent activity. Called from the gateway's maintenance tick.
+   */
+  pruneConnectBuckets(): void {
+    const now = this.now();
+    for (const [ip, bucket] of this.connectBuckets) if (bucket.isFull(now)) this.connectBuckets.delete(ip);
   }
 }
 

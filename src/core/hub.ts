@@ -15,7 +15,7 @@ import type { ResourceLedger, Scope } from './scope.js';
 import { type Session, SessionState } from './session.js';
 import { computeStats, type GatewayStats } from './stats.js';
 import type { PressureLevel, Telemetry } from './telemetry.js';
-import type { TimerWheel } from './timer-wheel.js';
+import type { TimerWheel, WheelTimer } from './timer-wheel.js';
 
 /** Who a publish or disconnect is for: every session of a user, or one. */
 export interface Target {
@@ -38,6 +38,8 @@ export interface HubParts {
 }
 
 const MAINTENANCE_MS = 1_000;
+/** Connect-rate buckets are pruned every 10 s. */
+const PRUNE_EVERY_TICKS = 10;
 
 /** See the module comment. */
 export class Hub implements ConnectionHost {
@@ -48,6 +50,8 @@ export class Hub implements ConnectionHost {
   readonly admission: Admission;
   private readonly probing = new Map<string, Promise<number>>();
   private drained: (() => void) | null = null;
+  private maintenance: WheelTimer | null = null;
+  private maintenanceTicks = 0;
   private readonly sessionHost;
 
   constructor(private readonly parts: HubParts) {
@@ -67,7 +71,7 @@ export class Hub implements ConnectionHost {
       this.registry,
       this.pressure,
       this,
-      parts.root.child('admission'),
+      parts.root.child('admission', { permanent: true }),
       parts.telemetry,
       () => this.now(),
     );
@@ -233,6 +237,7 @@ export class Hub implements ConnectionHost {
    */
   async drain(drainMs: number = this.config.drainTimeoutMs): Promise<void> {
     this.admission.draining = true;
+    this.maintenance?.cancel();
     this.admission.rejectQueued();
     this.pressure.update();
     for (const connection of [...this.registry.connections]) {
@@ -261,10 +266,15 @@ export class Hub implements ConnectionHost {
   }
 
   private scheduleMaintenance(): void {
-    this.parts.root.timer(MAINTENANCE_MS, () => {
-      const level = this.pressure.sample();
-      if (level === 'critical') this.shed();
-      if (!this.admission.draining) this.scheduleMaintenance();
+    // On the wheel directly, not in a scope: the gateway's own tick is not a client-owned resource,
+    // and an idle gateway must report zero of those. drain() cancels it.
+    this.maintenance = this.parts.wheel.schedule(MAINTENANCE_MS, {
+      run: () => {
+        if (++this.maintenanceTicks % PRUNE_EVERY_TICKS === 0) this.admission.pruneConnectBuckets();
+        const level = this.pressure.sample();
+        if (level === 'critical') this.shed();
+        if (!this.admission.draining) this.scheduleMaintenance();
+      },
     });
   }
 

@@ -118,8 +118,10 @@ export class Scope {
     private readonly wheel: TimerWheel,
     private readonly parent: Scope | null,
     private readonly onError: (error: unknown) => void,
+    /** Permanent scopes (the gateway's own) are not counted: an idle gateway holds zero resources. */
+    private readonly counted: boolean,
   ) {
-    ledger.acquire('scope');
+    if (counted) ledger.acquire('scope');
   }
 
   /** Creates the root scope of a gateway. */
@@ -129,7 +131,7 @@ export class Scope {
     wheel: TimerWheel,
     onError: (error: unknown) => void,
   ): Scope {
-    return new Scope(name, ledger, wheel, null, onError);
+    return new Scope(name, ledger, wheel, null, onError, false);
   }
 
   /** Whether this scope has been disposed. */
@@ -146,10 +148,13 @@ export class Scope {
     return this.controller.signal;
   }
 
-  /** A child scope, disposed before this one's own resources. */
-  child(name: string): Scope {
+  /**
+   * A child scope, disposed before this one's own resources. A `permanent` child lives as long as
+   * the gateway (admission, for example): it is not counted itself, but what it owns is.
+   */
+  child(name: string, options: { permanent?: boolean } = {}): Scope {
     if (this.isDisposed) throw new Error(`cannot open a child of disposed ${this.name} scope`);
-    const child = new Scope(name, this.ledger, this.wheel, this, this.onError);
+    const child = new Scope(name, this.ledger, this.wheel, this, this.onError, options.permanent !== true);
     this.children ??= new Set();
     this.children.add(child);
     return child;
@@ -214,6 +219,6 @@ export class Scope {
     }
     this.controller?.abort(new Error(`${this.name} ended`));
     this.parent?.children?.delete(this);
-    this.ledger.release('scope');
+    if (this.counted) this.ledger.release('scope');
   }
 }

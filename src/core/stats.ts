@@ -21,7 +21,10 @@ export interface GatewayStats {
   pressure: PressureLevel;
   /** The ratio of budget in use behind `pressure`. */
   pressureRatio: number;
-  /** Live resources by kind; all 0 after a drain. */
+  /**
+   * Live resources owned by connections, sessions and upgrades in progress, by kind. 0 on an idle
+   * gateway and after a drain: the gateway's own root scope and maintenance tick are not counted.
+   */
   resources: Record<string, number>;
   /** Bytes waiting in send buffers. */
   bufferedBytes: number;

@@ -136,8 +136,14 @@ export async function handleApi(
       const who = validate(z.strictObject({ user }), { user: url.searchParams.get('user') ?? undefined });
       return sendJson(res, 200, { user: who.user, sessions: gateway.sessions(who.user) });
     }
-    case 'GET /api/stats':
-      return sendJson(res, 200, gateway.stats());
+    case 'GET /api/stats': {
+      // The process figures let a soak or an operator see memory next to the counts that drive it.
+      const memory = process.memoryUsage();
+      return sendJson(res, 200, {
+        ...gateway.stats(),
+        process: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+      });
+    }
   }
   const known = ['/api/publish', '/api/disconnect', '/api/sessions', '/api/stats'];
   if (known.includes(url.pathname))

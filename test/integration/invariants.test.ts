@@ -66,6 +66,22 @@ describe('I2 one owner', () => {
     );
     expect(Object.entries(after).filter(([, n]) => n !== 0)).toEqual([]);
   });
+
+  it('reports zero live resources on a running gateway once its clients and sessions are gone', async () => {
+    running = await gw.start({ resumeWindowMs: 200 });
+    running.gateway.on('session', (s) => void s.scope.timer(60_000, () => {}));
+    const idle = running.gateway.stats().resources;
+    expect(Object.entries(idle).filter(([, n]) => n !== 0)).toEqual([]);
+    const clean = await open({ user: 'u' });
+    const dropped = await open({ user: 'v' });
+    expect(running.gateway.stats().resources.scope).toBeGreaterThan(0);
+    clean.ws.close(1000);
+    dropped.ws.terminate();
+    // The dropped session waits out its resume window; then nothing may remain, without any drain.
+    await until(() => running?.gateway.stats().sessions === 0, 3_000, 'sessions to end');
+    const after = running.gateway.stats().resources;
+    expect(Object.entries(after).filter(([, n]) => n !== 0)).toEqual([]);
+  });
 });
 
 describe('I3 one key', () => {

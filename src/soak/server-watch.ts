@@ -1,0 +1,41 @@
+/**
+ * What the soak reads from the gateway's HTTP API: `/api/stats` (with the process memory the
+ * server adds) and `/api/sessions` for the frozen peers' users.
+ */
+import type { GatewayStats } from '../core/stats.js';
+import type { SoakPlan } from './plan.js';
+
+/** `/api/stats` of `sockwarden serve`. */
+export type ServerStats = GatewayStats & { process?: { rssBytes: number; heapUsedBytes: number } };
+
+async function get<T>(plan: SoakPlan, path: string): Promise<T> {
+  const headers: Record<string, string> = plan.apiKey ? { authorization: `Bearer ${plan.apiKey}` } : {};
+  let res: Response;
+  try {
+    res = await fetch(`${plan.api}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+  } catch (cause) {
+    throw new Error(`cannot reach the gateway API at ${plan.api}${path}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  if (!res.ok) {
+    const body = await res.text();
+    const hint = res.status === 401 ? " (pass the server's key with --api-key)" : '';
+    throw new Error(`${plan.api}${path} answered HTTP ${res.status}${hint}: ${body.slice(0, 200)}`);
+  }
+  return (await res.json()) as T;
+}
+
+/** Reads `/api/stats`. */
+export function readStats(plan: SoakPlan): Promise<ServerStats> {
+  return get<ServerStats>(plan, '/api/stats');
+}
+
+/** Whether any of `user`'s sessions still has a connected socket. */
+export async function userConnected(plan: SoakPlan, user: string): Promise<boolean> {
+  const body = await get<{ sessions: Array<{ connected: boolean }> }>(
+    plan,
+    `/api/sessions?user=${encodeURIComponent(user)}`,
+  );
+  return body.sessions.some((s) => s.connected);
+}
