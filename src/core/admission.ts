@@ -80,7 +80,7 @@ export class Admission {
     private readonly registry: Registry,
     private readonly pressure: PressureMonitor,
     private readonly host: AdmissionHost,
-    private readonly scope: Scope,
+    scope: Scope,
     private readonly telemetry: Telemetry,
     private readonly now: () => number,
   ) {
