@@ -208,6 +208,9 @@ export function readSoakPlan(argv: string[]): SoakPlan {
   if (mix.abrupt + mix.resume > 1) throw bad('resume', '--abrupt and --resume together exceed 100%');
   if (mix.zombies + mix.silent + mix.slow + mix.stopped > 1)
     throw bad('zombies', '--zombies, --silent, --slow and --stopped together exceed 100%');
+  const wsUrl = url('url', get('url') as string, ['ws:', 'wss:']);
+  if (wsUrl.startsWith('wss:') && mix.silent + mix.slow > 0)
+    throw bad('url', 'silent and slow peers speak raw TCP: use a ws:// URL or --silent 0% --slow 0%');
   const connections = parseCount('connections', get('connections') as string);
   const durationMs = parseDuration('duration', get('duration') as string);
   if (durationMs < 1_000) throw bad('duration', 'must be at least 1s');
@@ -216,7 +219,7 @@ export function readSoakPlan(argv: string[]): SoakPlan {
   if (warmupMs >= durationMs) throw bad('warmup', 'must be shorter than --duration');
   const processes = get('processes');
   return {
-    url: url('url', get('url') as string, ['ws:', 'wss:']),
+    url: wsUrl,
     api: url('api', get('api') as string, ['http:', 'https:']),
     apiKey: get('api-key'),
     jwtSecret: get('jwt-secret'),

@@ -134,7 +134,12 @@ export async function runSoak(
   rss.end = after.process?.rssBytes ?? 0;
   heap.end = after.process?.heapUsedBytes ?? 0;
   const memoryDeadline = Date.now() + MEMORY_SETTLE_MS;
-  while (rss.end > rss.baseline * (1 + RSS_TOLERANCE) && Date.now() < memoryDeadline) {
+  // When the server never drained, the verdict already fails: no point waiting on memory.
+  while (
+    settledInMs !== null &&
+    rss.end > rss.baseline * (1 + RSS_TOLERANCE) &&
+    Date.now() < memoryDeadline
+  ) {
     progress.show(
       `[soak] server drained; waiting for its memory to settle (rss ${Math.round(rss.end / 1048576)} MB)`,
     );

@@ -1,0 +1,137 @@
+/**
+ * `sockwarden soak` against `sockwarden serve`, both as a user runs them. The 60-second run with
+ * every fault kind is the CI soak of the issue; the short one proves the verdict fails on a leak.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SoakReport } from '../../src/soak/report.js';
+import { run, serve } from '../helpers/cli.js';
+
+/** Fast heartbeats and a short resume window, so faults are found and sessions end within the run. */
+const SERVER = [
+  '--insecure',
+  '--api-key',
+  'soak-key',
+  '--heartbeat-interval',
+  '1000',
+  '--pong-timeout',
+  '500',
+];
+
+async function soak(
+  base: string,
+  args: string[],
+): Promise<{ code: number | null; report: SoakReport; stderr: string }> {
+  const result = await run([
+    'soak',
+    '--url',
+    `${base.replace('http', 'ws')}/ws`,
+    '--api',
+    base,
+    '--api-key',
+    'soak-key',
+    '--json',
+    ...args,
+  ]);
+  let report: SoakReport;
+  try {
+    report = JSON.parse(result.stdout) as SoakReport;
+  } catch {
+    throw new Error(`soak printed no JSON report (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+  }
+  return { code: result.code, report, stderr: result.stderr };
+}
+
+describe('sockwarden soak', () => {
+  it('runs 60 s of churn with every fault kind and passes its verdict', { timeout: 300_000 }, async () => {
+    const { base } = await serve([...SERVER, '--resume-window', '3000']);
+    const { code, report, stderr } = await soak(base, [
+      '--connections',
+      '600',
+      '--users',
+      '150',
+      '--duration',
+      '60s',
+      '--churn',
+      '60/s',
+      '--messages',
+      '1/s',
+      '--abrupt',
+      '20%',
+      '--resume',
+      '30%',
+      '--zombies',
+      '5%',
+      '--silent',
+      '2%',
+      '--slow',
+      '2%',
+      '--stopped',
+      '1%',
+      '--settle',
+      '60s',
+    ]);
+    expect(report.verdict.failures).toEqual([]);
+    expect(code).toBe(0);
+    const c = report.counters;
+    // Every fault kind really happened and the server cut every faulty peer it could see.
+    for (const kind of ['zombie', 'silent', 'slow', 'stopped'] as const) {
+      expect(c.opened[kind], `${kind} peers opened`).toBeGreaterThan(0);
+      expect(report.detection[kind]?.count, `${kind} peers detected`).toBeGreaterThan(0);
+    }
+    expect(report.detection.zombie?.p99).toBeLessThan(5_000);
+    expect(c.ended.clean).toBeGreaterThan(0);
+    expect(c.ended.abrupt).toBeGreaterThan(0);
+    expect(c.resume.passed).toBeGreaterThan(50);
+    expect(c.messages.received).toBeGreaterThan(10_000);
+    expect(c.messages.lost + c.messages.duplicated + c.messages.gaps).toBe(0);
+    expect(report.server.afterDrain.connections).toBe(0);
+    expect(report.server.afterDrain.sessions).toBe(0);
+    expect(Object.values(report.server.afterDrain.resources).every((n) => n === 0)).toBe(true);
+    expect(report.server.rss.end).toBeLessThanOrEqual(report.server.rss.baseline * 1.15);
+    // Progress was shown while it ran.
+    expect(stderr).toMatch(/\[soak \d+s\/60s\] open \d+/);
+  });
+
+  it('fails and names what is left when the server still holds sessions after the run', {
+    timeout: 120_000,
+  }, async () => {
+    // A resume window far longer than the settle time: abruptly dropped sessions are still held.
+    const { base } = await serve([...SERVER, '--resume-window', '600000']);
+    const { code, report } = await soak(base, [
+      '--connections',
+      '40',
+      '--users',
+      '10',
+      '--duration',
+      '3s',
+      '--churn',
+      '20/s',
+      '--abrupt',
+      '100%',
+      '--resume',
+      '0%',
+      '--zombies',
+      '0%',
+      '--silent',
+      '0%',
+      '--slow',
+      '0%',
+      '--stopped',
+      '0%',
+      '--settle',
+      '2s',
+    ]);
+    expect(code).toBe(1);
+    expect(report.verdict.pass).toBe(false);
+    expect(report.verdict.failures.join('\n')).toMatch(/server still holds \d+ sessions after drain/);
+  });
+
+  it('exits 2 naming a bad flag, and 1 naming an unreachable gateway', async () => {
+    const bad = await run(['soak', '--churn', 'fast']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--churn: "fast" is not a rate such as 200\/s/);
+    const unreachable = await run(['soak', '--api', 'http://127.0.0.1:9', '--url', 'ws://127.0.0.1:9/ws']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/cannot reach the gateway API at http:\/\/127\.0\.0\.1:9\/api\/stats/);
+  });
+});
