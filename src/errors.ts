@@ -59,6 +59,11 @@ export const ERROR_CODES = {
     summary:
       'Client SDK: the client was closed, or the server closed it with a code that forbids reconnecting.',
   },
+  connect_failed: {
+    status: 502,
+    summary:
+      'Client SDK: the WebSocket could not be created (a blocked or mixed-content URL); retried with backoff.',
+  },
   token_unavailable: {
     status: 401,
     summary: 'Client SDK: getToken threw or rejected; the attempt is retried with backoff.',

@@ -163,17 +163,26 @@ export class SockwardenClient {
       if (this.seq > 0) url.searchParams.set('lastSeq', String(this.seq));
     }
     const current = () => generation === this.generation && this.currentStatus !== 'closed';
-    this.socket = this.factory(url.toString(), {
-      opened: () => {},
-      text: (data) => {
-        if (current()) this.received(data);
-      },
-      closed: (code, reason, refusal) => {
-        if (!current()) return;
-        this.socket = null;
-        this.afterClose(code, reason, this.welcomed, refusal);
-      },
-    });
+    try {
+      this.socket = this.factory(url.toString(), {
+        opened: () => {},
+        text: (data) => {
+          if (current()) this.received(data);
+        },
+        closed: (code, reason, refusal) => {
+          if (!current()) return;
+          this.socket = null;
+          this.afterClose(code, reason, this.welcomed, refusal);
+        },
+      });
+    } catch (cause) {
+      // A browser throws here for a blocked URL (mixed content, CSP): report it and back off.
+      // Reported from a microtask: on the first attempt connect() has not even returned yet.
+      queueMicrotask(() =>
+        this.reportError('connect_failed', `the WebSocket could not be created: ${String(cause)}`),
+      );
+      this.afterClose(1006, 'connect failed', false);
+    }
   }
 
   private received(text: string): void {

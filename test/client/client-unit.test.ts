@@ -146,6 +146,26 @@ describe('close codes', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(opened).toHaveLength(1);
   });
+  it('reports a socket the platform refuses to create and retries with backoff', async () => {
+    let calls = 0;
+    const { factory, opened } = fakeSockets();
+    const client = new SockwardenClient(
+      (url, events) => {
+        if (++calls === 1) throw new Error('SecurityError: mixed content');
+        return factory(url, events);
+      },
+      URL_,
+      { random: () => 0.5 },
+    );
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    expect(client.status).toBe('reconnecting');
+    await Promise.resolve();
+    expect(errors).toEqual(['connect_failed']);
+    vi.advanceTimersByTime(1_000);
+    expect(opened).toHaveLength(1);
+    client.close();
+  });
 });
 
 describe('resume and dedupe', () => {
