@@ -45,11 +45,15 @@ describe('soak verdict', () => {
     ['a resource kind', { after: { resources: { timer: 4 } } }, /4 live resources of kind "timer"/],
     [
       'lost messages',
-      { edit: (c) => void (c.messages.lost = 5) },
+      { edit: (c) => Object.assign(c.messages, { lost: 5 }) },
       /5 messages acknowledged by the server were never received/,
     ],
-    ['duplicates', { edit: (c) => void (c.messages.duplicated = 1) }, /1 messages were delivered twice/],
-    ['gaps', { edit: (c) => void (c.messages.gaps = 2) }, /2 sequence gaps/],
+    [
+      'duplicates',
+      { edit: (c) => Object.assign(c.messages, { duplicated: 1 }) },
+      /1 messages were delivered twice/,
+    ],
+    ['gaps', { edit: (c) => Object.assign(c.messages, { gaps: 2 }) }, /2 sequence gaps/],
     [
       'failed resumes',
       { edit: (c) => Object.assign(c.resume, { failed: 3, failures: { expired: 3 } }) },
