@@ -31,7 +31,20 @@ export const ERROR_CODES = {
   },
   rate_limited: {
     status: 429,
-    summary: 'The connection sends messages faster than inboundRatePerConnection.',
+    summary:
+      'Too fast: the connection sends faster than inboundRatePerConnection, or the upstream throttles (429) past the retry budget.',
+  },
+  busy: {
+    status: 503,
+    summary: 'Upstream calls: the global or per-session wait queue of the governor is full.',
+  },
+  backend_unavailable: {
+    status: 502,
+    summary: 'Upstream calls: the backend failed, timed out, answered badly, or its circuit is open.',
+  },
+  upstream_cancelled: {
+    status: 499,
+    summary: 'Upstream calls: the session or connection that owned the call ended, so it was aborted.',
   },
   handler_error: {
     status: 500,

@@ -7,7 +7,6 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
 import { type Logger, pino } from 'pino';
-import type { CoreConfig } from './core/config.js';
 import type { EngineFactory } from './core/engine.js';
 import { Hub, type Target } from './core/hub.js';
 import { ResourceLedger, Scope } from './core/scope.js';
@@ -17,9 +16,10 @@ import type { PressureLevel } from './core/telemetry.js';
 import { type Clock, systemClock, TimerWheel } from './core/timer-wheel.js';
 import { memoryEngine } from './engines/memory.js';
 import { SockwardenError } from './errors.js';
+import { Governor, type GovernorConfig, type UpstreamStats } from './governor/governor.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { observedTelemetry } from './observability/telemetry.js';
-import { resolveOptions, type TunableOptions } from './options.js';
+import { type GovernorOptions, type ResolvedConfig, resolveOptions, type TunableOptions } from './options.js';
 import { type Authenticator, refuseUpgrade, WsTransport } from './transports/ws.js';
 
 /** Options of {@link createGateway}: every tunable limit, plus the parts an embedder plugs in. */
@@ -48,7 +48,9 @@ export interface SessionInfo {
 /** A running gateway. */
 export interface Gateway {
   /** The resolved, frozen limits. */
-  readonly config: CoreConfig;
+  readonly config: ResolvedConfig;
+  /** The upstream governor: `gateway.governor.run(call, { owner })` for calls not made by a session. */
+  readonly governor: Governor;
   /** The upgrade path `attach` listens on. */
   readonly path: string;
   /** The pino logger in use. */
@@ -69,14 +71,42 @@ export interface Gateway {
   sessions(user: string): SessionInfo[];
   /** Readiness in O(1): false while draining or shedding. `/readyz` answers from it. */
   ready(): { ready: boolean; pressure: PressureLevel; draining: boolean };
-  /** Current figures; `resources` is all zeros after `close()`. */
-  stats(): GatewayStats;
+  /** Current figures; `resources` is all zeros when idle and after `close()`. */
+  stats(): GatewayFigures;
   /** Prometheus exposition text. */
   metrics(): Promise<string>;
   /** Content type of `metrics()`. */
   readonly metricsContentType: string;
   /** Drains and releases everything; `drainMs` spreads reconnect hints (default `drainTimeoutMs`). */
   close(options?: { drainMs?: number }): Promise<void>;
+}
+
+/** {@link GatewayStats} plus the governor's figures by upstream. */
+export interface GatewayFigures extends GatewayStats {
+  upstream: Record<string, UpstreamStats>;
+}
+
+/** The governor's settings from the flat, flag-friendly options. */
+export function governorConfig(options: GovernorOptions): GovernorConfig {
+  return {
+    maxConcurrent: options.maxConcurrent,
+    maxQueued: options.maxQueued,
+    perSessionConcurrent: options.perSessionConcurrent,
+    perSessionQueued: options.perSessionQueued,
+    rate: { perSecond: options.ratePerSecond, burst: options.rateBurst },
+    maxAttempts: options.maxAttempts,
+    retryBudgetMs: options.retryBudgetMs,
+    backoffBaseMs: options.backoffBaseMs,
+    backoffCapMs: options.backoffCapMs,
+    attemptTimeoutMs: options.attemptTimeoutMs,
+    breaker: {
+      consecutiveFailures: options.breakerConsecutiveFailures,
+      failureRatio: options.breakerFailureRatio,
+      windowMs: options.breakerWindowMs,
+      minimumRequests: options.breakerMinimumRequests,
+      halfOpenAfterMs: options.breakerHalfOpenAfterMs,
+    },
+  };
 }
 
 const hubs = new WeakMap<Gateway, Hub>();
@@ -129,7 +159,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
 
   const events = new EventEmitter();
   // Called only when metrics are scraped, after `core` exists.
-  const metrics = new GatewayMetrics(() => core.stats());
+  const metrics = new GatewayMetrics(() => figures());
   const telemetry = observedTelemetry(metrics, logger);
   const wheel = new TimerWheel({
     tickMs: config.timerTickMs,
@@ -139,6 +169,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const ledger = new ResourceLedger();
   const root = Scope.root('gateway', ledger, wheel, (e) => telemetry.failure('dispose', e));
   const heapLimit = config.heapLimitBytes || getHeapStatistics().heap_size_limit;
+  const governor = new Governor(governorConfig(config.governor), () => wheel.now(), metrics.upstream);
+  const figures = (): GatewayFigures => ({ ...core.stats(), upstream: governor.stats() });
   const core = new Hub({
     config,
     engine: (options.engine ?? memoryEngine())(config),
@@ -148,6 +180,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     telemetry,
     heap: () => ({ used: getHeapStatistics().used_heap_size, limit: heapLimit }),
     onSession: (session) => events.emit('session', session),
+    runUpstream: (call, owner, upstream) =>
+      governor.run(call, upstream === undefined ? { owner } : { owner, upstream }),
   });
   const transport = new WsTransport(core, authenticate);
   const detachers: Array<() => void> = [];
@@ -162,6 +196,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
 
   const gateway: Gateway = {
     config,
+    governor,
     path,
     logger,
     attach(server, attachOptions = {}) {
@@ -200,7 +235,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         .map((s) => ({ id: s.id, connected: s.attached?.open ?? false, seq: s.seq }));
     },
     ready: () => core.readiness(),
-    stats: () => core.stats(),
+    stats: figures,
     metrics: () => metrics.render(),
     get metricsContentType() {
       return metrics.contentType;

@@ -41,13 +41,39 @@ export const optionsSchema = z.strictObject({
   timerTickMs: z.number().int().min(10).max(5_000).default(250),
   allowedOrigins: z.array(z.string().min(1)).default([]),
   heapLimitBytes: count.default(0),
+  governor: z
+    .strictObject({
+      maxConcurrent: positive.default(64),
+      maxQueued: count.default(256),
+      perSessionConcurrent: positive.default(1),
+      perSessionQueued: count.default(4),
+      ratePerSecond: z.number().positive().default(50),
+      rateBurst: positive.default(50),
+      maxAttempts: z.number().int().min(1).max(10).default(3),
+      retryBudgetMs: positive.default(30_000),
+      backoffBaseMs: positive.default(250),
+      backoffCapMs: positive.default(10_000),
+      attemptTimeoutMs: positive.default(30_000),
+      breakerConsecutiveFailures: positive.default(5),
+      breakerFailureRatio: z.number().gt(0).max(1).default(0.5),
+      breakerWindowMs: positive.default(10_000),
+      breakerMinimumRequests: positive.default(10),
+      breakerHalfOpenAfterMs: positive.default(5_000),
+    })
+    .prefault({}),
 });
+
+/** Resolved upstream-governor options (flat, so each has one flag and one env variable). */
+export type GovernorOptions = z.output<typeof optionsSchema>['governor'];
+
+/** The resolved configuration: the core's limits plus the governor's. */
+export type ResolvedConfig = CoreConfig & { readonly governor: Readonly<GovernorOptions> };
 
 /** Tunable options as a user writes them: every key optional. */
 export type TunableOptions = z.input<typeof optionsSchema>;
 
 /** Default value of every tunable option. */
-export const DEFAULTS: CoreConfig = Object.freeze(optionsSchema.parse({}));
+export const DEFAULTS: ResolvedConfig = Object.freeze(optionsSchema.parse({}));
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const path = issue.path.join('.');
@@ -68,7 +94,7 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
  * Validates options and returns the frozen resolved config. Throws a `SockwardenError` with code
  * `invalid_config` whose message names every wrong option and what it accepts.
  */
-export function resolveOptions(input: unknown): CoreConfig {
+export function resolveOptions(input: unknown): ResolvedConfig {
   const parsed = optionsSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => describeIssue(issue, input));
@@ -83,6 +109,11 @@ export function resolveOptions(input: unknown): CoreConfig {
       config.highWaterMarkBytes > config.maxBufferedBytes,
       'highWaterMarkBytes',
       `option 'highWaterMarkBytes' (${config.highWaterMarkBytes}) must not exceed 'maxBufferedBytes' (${config.maxBufferedBytes})`,
+    ],
+    [
+      config.governor.backoffCapMs < config.governor.backoffBaseMs,
+      'governor.backoffCapMs',
+      `option 'governor.backoffCapMs' (${config.governor.backoffCapMs}) must not be below 'governor.backoffBaseMs' (${config.governor.backoffBaseMs})`,
     ],
     [
       config.pongTimeoutMs >= config.heartbeatIntervalMs,

@@ -5,17 +5,10 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { SUBPROTOCOL } from '../protocol.js';
+import { parseRetryAfter } from '../retry-after.js';
 import { SockwardenClient } from './client.js';
 import type { ConnectOptions } from './options.js';
 import type { ClientSocket, SocketEvents, UpgradeRefusal } from './socket.js';
-
-function retryAfterMs(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
 
 /** Opens a `ws` WebSocket behind the {@link ClientSocket} port. */
 export function nodeSocket(url: string, events: SocketEvents): ClientSocket {
@@ -27,7 +20,7 @@ export function nodeSocket(url: string, events: SocketEvents): ClientSocket {
   });
   socket.on('unexpected-response', (_req, res: IncomingMessage) => {
     refusal = { status: res.statusCode ?? 0 };
-    const after = retryAfterMs(res.headers['retry-after']);
+    const after = parseRetryAfter(res.headers['retry-after']);
     if (after !== undefined) refusal.retryAfterMs = after;
     res.resume();
     socket.terminate();

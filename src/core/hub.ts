@@ -16,6 +16,7 @@ import { type Session, SessionState } from './session.js';
 import { computeStats, type GatewayStats } from './stats.js';
 import type { PressureLevel, Telemetry } from './telemetry.js';
 import type { TimerWheel, WheelTimer } from './timer-wheel.js';
+import type { UpstreamRunner } from './upstream.js';
 
 /** Who a publish or disconnect is for: every session of a user, or one. */
 export interface Target {
@@ -35,6 +36,8 @@ export interface HubParts {
   heap(): { used: number; limit: number };
   /** Called with every new session (not with resumes). */
   onSession(session: Session): void;
+  /** Runs sessions' upstream calls (the governor). */
+  runUpstream: UpstreamRunner;
 }
 
 const MAINTENANCE_MS = 1_000;
@@ -78,6 +81,7 @@ export class Hub implements ConnectionHost {
     this.sessionHost = {
       config: parts.config,
       telemetry: parts.telemetry,
+      runUpstream: parts.runUpstream,
       now: () => this.now(),
       ended: (session: SessionState, reason: string) => {
         this.registry.removeSession(session, reason === 'expired');

@@ -17,6 +17,7 @@ import type { Identity } from './identity.js';
 import { ReplayRing } from './replay-ring.js';
 import type { Owned, Scope } from './scope.js';
 import type { Telemetry } from './telemetry.js';
+import type { UpstreamCall, UpstreamRunner } from './upstream.js';
 
 /** What a message handler gets besides the data. */
 export interface MessageContext {
@@ -56,6 +57,12 @@ export interface Session {
   onMessage(handler: MessageHandler): () => void;
   /** Ends the session now and closes its socket with `code` (default 4103). */
   close(code?: number, reason?: string): void;
+  /**
+   * Runs an upstream call owned by this session, through the gateway's governor: bounded in
+   * concurrency, rate, attempts and time, and aborted when the session ends. Rejects with a
+   * SockwardenError coded `busy`, `rate_limited`, `backend_unavailable` or `upstream_cancelled`.
+   */
+  run<T>(call: UpstreamCall<T>, options?: { upstream?: string }): Promise<T>;
 }
 
 /** Callbacks from a session to the hub. */
@@ -65,6 +72,8 @@ export interface SessionHost {
   now(): number;
   /** The session ended and released its state; forget it. */
   ended(session: SessionState, reason: string): void;
+  /** Runs upstream calls for sessions. */
+  readonly runUpstream: UpstreamRunner;
 }
 
 const RESOLVED_TRUE = Promise.resolve(true);
@@ -153,6 +162,10 @@ export class SessionState implements Session {
     return () => {
       this.handlers = this.handlers.filter((h) => h !== handler);
     };
+  }
+
+  run<T>(call: UpstreamCall<T>, options: { upstream?: string } = {}): Promise<T> {
+    return this.host.runUpstream(call, this.scope, options.upstream);
   }
 
   close(code: number = CloseCode.DisconnectedByApi, reason = 'closed by the application'): void {

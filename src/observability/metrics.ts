@@ -5,7 +5,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { GatewayStats } from '../core/stats.js';
 import type { PressureLevel } from '../core/telemetry.js';
+import type { UpstreamStats } from '../governor/governor.js';
 import { CloseCode } from '../protocol.js';
+import { UpstreamMetrics } from './upstream-metrics.js';
 
 const KNOWN_CLOSE_CODES = new Set<number>([...Object.values(CloseCode), 1002, 1005, 1006, 1011]);
 
@@ -30,6 +32,8 @@ export class GatewayMetrics {
   readonly resumeFailures: Counter<'reason'>;
   readonly failures: Counter<'where'>;
   readonly cleanup: Histogram;
+  /** The governor's metrics; it reports to them as its observer. */
+  readonly upstream: UpstreamMetrics;
   private readonly gauges: {
     connections: Gauge;
     sessions: Gauge;
@@ -43,7 +47,7 @@ export class GatewayMetrics {
     resources: Gauge<'kind'>;
   };
 
-  constructor(private readonly stats: () => GatewayStats) {
+  constructor(private readonly stats: () => GatewayStats & { upstream?: Record<string, UpstreamStats> }) {
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
       new Counter<L>({ name: `sockwarden_${name}`, help, labelNames, registers });
@@ -90,6 +94,7 @@ export class GatewayMetrics {
       queued: gauge('queued_upgrades', 'Upgrades waiting in the per-user admission queue.'),
       resources: gauge('resources', 'Live owned resources by kind; all 0 after a drain.', ['kind']),
     };
+    this.upstream = new UpstreamMetrics(this.registry);
     collectDefaultMetrics({ register: this.registry, prefix: 'sockwarden_' });
   }
 
@@ -107,6 +112,7 @@ export class GatewayMetrics {
     g.replay.set(s.replayBytes);
     g.queued.set(s.queuedUpgrades);
     for (const [kind, value] of Object.entries(s.resources)) g.resources.set({ kind }, value);
+    this.upstream.refresh(s.upstream ?? {});
     return this.registry.metrics();
   }
 

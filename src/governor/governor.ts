@@ -1,0 +1,369 @@
+/**
+ * The upstream governor (invariant I7): every call to an upstream goes through a global and a
+ * per-owner concurrency gate, a token bucket, a circuit breaker and a bounded retry loop, and belongs
+ * to its owner's Scope. When the owner ends, the in-flight attempt is aborted, queued calls leave
+ * their queue and a pending backoff timer is disposed, all in the turn the scope is disposed.
+ */
+import type { Scope } from '../core/scope.js';
+import { type Rate, TokenBucket } from '../core/token-bucket.js';
+import type { UpstreamAttempt } from '../core/upstream.js';
+import { SockwardenError } from '../errors.js';
+import { type BreakerOptions, CircuitOpenError, type CircuitStateName, UpstreamBreaker } from './breaker.js';
+import { ConcurrencyGate, type GateRefusal } from './gate.js';
+import { retryDelay } from './retry-delay.js';
+
+/** Resolved governor settings. */
+export interface GovernorConfig {
+  /** Calls in flight across the gateway, and how many may wait for one. */
+  maxConcurrent: number;
+  maxQueued: number;
+  /** Calls in flight per owner (session), and how many may wait. */
+  perSessionConcurrent: number;
+  perSessionQueued: number;
+  /** Attempts per second to each upstream. */
+  rate: Rate;
+  /** Attempts per call, the first included. */
+  maxAttempts: number;
+  /** Total time a call may take, waits and backoff included. */
+  retryBudgetMs: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** Silence that aborts an attempt; `ctx.progress()` restarts it. */
+  attemptTimeoutMs: number;
+  breaker: BreakerOptions;
+}
+
+/** An upstream's answer that failed; `retryable` ones are retried while the budget lasts. */
+export class UpstreamError extends Error {
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly retryable: boolean;
+
+  constructor(
+    message: string,
+    options: { status?: number; retryAfterMs?: number; retryable?: boolean; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'UpstreamError';
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.retryable = options.retryable ?? true;
+  }
+}
+
+/** What one attempt gets: see {@link UpstreamAttempt}. */
+export type AttemptContext = UpstreamAttempt;
+
+/** Where a call belongs. */
+export interface RunOptions {
+  /** The owner: a session or connection scope. Its end cancels the call. */
+  owner: Scope;
+  /** Which upstream: each has its own token bucket, breaker and figures. Default `default`. */
+  upstream?: string;
+}
+
+/** Figures of one upstream, for `/api/stats` under `upstream` and for `/metrics`. */
+export interface UpstreamStats {
+  circuit: CircuitStateName;
+  requests: number;
+  successes: number;
+  failures: number;
+  /** 429 answers seen. */
+  throttled: number;
+  retries: number;
+  /** Refused at once: queue full or circuit open. */
+  rejected: number;
+  cancelled: number;
+  inFlight: number;
+  queued: number;
+  /** successes / (successes + failures), 1 before any call. */
+  successRate: number;
+}
+
+/** Hooks for metrics. */
+export interface GovernorObserver {
+  outcome(upstream: string, outcome: 'success' | 'failure' | 'rejected' | 'cancelled'): void;
+  retry(upstream: string): void;
+  throttled(upstream: string): void;
+  circuit(upstream: string, state: CircuitStateName): void;
+}
+
+interface Upstream {
+  name: string;
+  bucket: TokenBucket;
+  breaker: UpstreamBreaker;
+  stats: Omit<UpstreamStats, 'circuit' | 'successRate' | 'queued'>;
+  pacing: number;
+}
+
+/** Thrown inside an attempt whose owner ended: not the upstream's fault, so the breaker ignores it. */
+class OwnerEnded extends Error {}
+const CANCELLED = new OwnerEnded('the owner ended');
+
+/** See the module comment. */
+export class Governor {
+  private readonly global: ConcurrencyGate;
+  private readonly perOwner = new WeakMap<Scope, ConcurrencyGate>();
+  private readonly upstreams = new Map<string, Upstream>();
+  private ownerQueued = 0;
+
+  constructor(
+    readonly config: GovernorConfig,
+    private readonly now: () => number,
+    private readonly observer?: GovernorObserver,
+  ) {
+    this.global = new ConcurrencyGate({ concurrency: config.maxConcurrent, queue: config.maxQueued });
+  }
+
+  /**
+   * Runs `fn` under every policy. Resolves with its value; rejects with a SockwardenError coded
+   * `busy` (a queue is full), `backend_unavailable` (circuit open, failures, budget spent),
+   * `rate_limited` (throttled past the budget) or `upstream_cancelled` (the owner ended).
+   */
+  async run<T>(fn: (ctx: AttemptContext) => Promise<T>, options: RunOptions): Promise<T> {
+    const upstream = this.upstream(options.upstream ?? 'default');
+    const { owner } = options;
+    upstream.stats.requests++;
+    const started = this.now();
+    if (owner.disposed) throw this.cancelled(upstream);
+    const open = upstream.breaker.msUntilHalfOpen();
+    if (open > 0)
+      throw this.rejected(upstream, 'backend_unavailable', `upstream ${upstream.name}: circuit open`, open);
+    let gate = this.perOwner.get(owner);
+    if (!gate) {
+      gate = new ConcurrencyGate({
+        concurrency: this.config.perSessionConcurrent,
+        queue: this.config.perSessionQueued,
+      });
+      this.perOwner.set(owner, gate);
+    }
+    const leave = await this.enter(gate, owner, upstream, 'this session');
+    try {
+      let last: unknown;
+      for (let attempt = 1; ; attempt++) {
+        await this.pace(upstream, owner, started);
+        const release = await this.enter(this.global, owner, upstream, 'the gateway');
+        const result = await this.attempt(fn, upstream, owner, attempt).finally(release);
+        if (result.ok) {
+          upstream.stats.successes++;
+          this.observer?.outcome(upstream.name, 'success');
+          return result.value;
+        }
+        last = result.error;
+        if (last === CANCELLED || owner.disposed) throw this.cancelled(upstream);
+        const delay = this.nextDelay(last, attempt, result.committed, started);
+        if (delay === null) throw this.failed(upstream, last);
+        upstream.stats.retries++;
+        this.observer?.retry(upstream.name);
+        await this.sleep(owner, delay).catch(() => {
+          throw this.cancelled(upstream);
+        });
+      }
+    } finally {
+      leave();
+    }
+  }
+
+  /** Figures of every upstream seen so far. */
+  stats(): Record<string, UpstreamStats> {
+    const out: Record<string, UpstreamStats> = {};
+    for (const u of this.upstreams.values()) {
+      const done = u.stats.successes + u.stats.failures;
+      out[u.name] = {
+        ...u.stats,
+        circuit: u.breaker.state,
+        queued: this.global.queued + this.ownerQueued + u.pacing,
+        successRate: done === 0 ? 1 : u.stats.successes / done,
+      };
+    }
+    return out;
+  }
+
+  private upstream(name: string): Upstream {
+    let upstream = this.upstreams.get(name);
+    if (!upstream) {
+      const breaker = new UpstreamBreaker(this.config.breaker, (error) => !(error instanceof OwnerEnded));
+      const created: Upstream = {
+        name,
+        bucket: new TokenBucket(this.config.rate, this.now()),
+        breaker,
+        stats: {
+          requests: 0,
+          successes: 0,
+          failures: 0,
+          throttled: 0,
+          retries: 0,
+          rejected: 0,
+          cancelled: 0,
+          inFlight: 0,
+        },
+        pacing: 0,
+      };
+      breaker.onStateChange((state) => this.observer?.circuit(name, state));
+      this.upstreams.set(name, created);
+      upstream = created;
+    }
+    return upstream;
+  }
+
+  private async enter(
+    gate: ConcurrencyGate,
+    owner: Scope,
+    upstream: Upstream,
+    whose: string,
+  ): Promise<() => void> {
+    const waits = gate !== this.global && gate.inside >= this.config.perSessionConcurrent;
+    if (waits) this.ownerQueued++;
+    try {
+      return await gate.acquire(owner.signal);
+    } catch (why) {
+      if ((why as GateRefusal) === 'aborted') throw this.cancelled(upstream);
+      throw this.rejected(upstream, 'busy', `too many upstream calls waiting in ${whose}`, 1_000);
+    } finally {
+      if (waits) this.ownerQueued--;
+    }
+  }
+
+  /** Waits for a token of the upstream's bucket, on the owner's timer; fails when it would pass the budget. */
+  private async pace(upstream: Upstream, owner: Scope, started: number): Promise<void> {
+    for (;;) {
+      const now = this.now();
+      if (upstream.bucket.take(now)) return;
+      const wait = upstream.bucket.msUntilToken(now);
+      if (now + wait - started > this.config.retryBudgetMs) {
+        throw this.rejected(upstream, 'rate_limited', `upstream ${upstream.name}: rate limit reached`, wait);
+      }
+      upstream.pacing++;
+      try {
+        await this.sleep(owner, wait);
+      } catch {
+        throw this.cancelled(upstream);
+      } finally {
+        upstream.pacing--;
+      }
+    }
+  }
+
+  private async attempt<T>(
+    fn: (ctx: AttemptContext) => Promise<T>,
+    upstream: Upstream,
+    owner: Scope,
+    attempt: number,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown; committed: boolean }> {
+    const controller = owner.abortController();
+    const inFlight = owner.own('upstream', () => controller.abort(new Error('owner ended')));
+    let committed = false;
+    let silence = owner.timer(this.config.attemptTimeoutMs, () =>
+      controller.abort(timeoutError(this.config)),
+    );
+    const ctx: AttemptContext = {
+      signal: controller.signal,
+      attempt,
+      progress: () => {
+        silence.dispose();
+        silence = owner.timer(this.config.attemptTimeoutMs, () =>
+          controller.abort(timeoutError(this.config)),
+        );
+      },
+      commit: () => {
+        committed = true;
+      },
+    };
+    upstream.stats.inFlight++;
+    try {
+      const value = await upstream.breaker.execute(async () => {
+        try {
+          return await fn(ctx);
+        } catch (error) {
+          // An owner that ended is not the upstream's fault: keep it out of the breaker's count.
+          throw owner.disposed ? CANCELLED : error;
+        }
+      });
+      return { ok: true, value };
+    } catch (error) {
+      if (error instanceof UpstreamError && error.status === 429) {
+        upstream.stats.throttled++;
+        this.observer?.throttled(upstream.name);
+      }
+      const reason = controller.signal.reason;
+      return {
+        ok: false,
+        error: controller.signal.aborted && reason instanceof UpstreamError ? reason : error,
+        committed,
+      };
+    } finally {
+      upstream.stats.inFlight--;
+      silence.dispose();
+      inFlight.dispose();
+      if (!controller.signal.aborted) controller.abort(new Error('call finished'));
+    }
+  }
+
+  /** The backoff before the next attempt, or null when the call must stop now. */
+  private nextDelay(error: unknown, attempt: number, committed: boolean, started: number): number | null {
+    if (committed || attempt >= this.config.maxAttempts) return null;
+    if (error instanceof CircuitOpenError) return null;
+    if (error instanceof UpstreamError && !error.retryable) return null;
+    const delay = retryDelay(
+      attempt,
+      this.config,
+      error instanceof UpstreamError ? error.retryAfterMs : undefined,
+    );
+    return this.now() + delay - started > this.config.retryBudgetMs ? null : delay;
+  }
+
+  private sleep(owner: Scope, ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (owner.disposed) {
+        reject(new Error('owner ended'));
+        return;
+      }
+      // The timer is the owner's: disposing the scope disposes it and the abort rejects the wait.
+      const timer = owner.timer(ms, () => {
+        owner.signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      const onAbort = () => {
+        timer.dispose();
+        reject(new Error('owner ended'));
+      };
+      owner.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private failed(upstream: Upstream, error: unknown): SockwardenError {
+    if (error instanceof CircuitOpenError) {
+      return this.rejected(upstream, 'backend_unavailable', error.message, error.retryAfterMs);
+    }
+    upstream.stats.failures++;
+    this.observer?.outcome(upstream.name, 'failure');
+    const throttled = error instanceof UpstreamError && error.status === 429;
+    const retryAfterMs = error instanceof UpstreamError ? error.retryAfterMs : undefined;
+    const message = `upstream ${upstream.name}: ${(error as Error).message}`;
+    return new SockwardenError(throttled ? 'rate_limited' : 'backend_unavailable', message, {
+      cause: error,
+      retryAfterMs: retryAfterMs ?? this.config.backoffBaseMs,
+    });
+  }
+
+  private rejected(
+    upstream: Upstream,
+    code: 'busy' | 'backend_unavailable' | 'rate_limited',
+    message: string,
+    retryAfterMs: number,
+  ): SockwardenError {
+    upstream.stats.rejected++;
+    this.observer?.outcome(upstream.name, 'rejected');
+    return new SockwardenError(code, message, { retryAfterMs });
+  }
+
+  private cancelled(upstream: Upstream): SockwardenError {
+    upstream.stats.cancelled++;
+    this.observer?.outcome(upstream.name, 'cancelled');
+    return new SockwardenError('upstream_cancelled', `upstream ${upstream.name}: the owner ended`);
+  }
+}
+
+function timeoutError(config: GovernorConfig): UpstreamError {
+  return new UpstreamError(`no answer for ${config.attemptTimeoutMs} ms`, { retryable: true });
+}
