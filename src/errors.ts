@@ -42,6 +42,11 @@ export const ERROR_CODES = {
     status: 502,
     summary: 'Upstream calls: the backend failed, timed out, answered badly, or its circuit is open.',
   },
+  backend_bad_reply: {
+    status: 502,
+    summary:
+      'The backend answered against the bridge contract: invalid JSON, a line over maxPayloadBytes, a wrong content-type.',
+  },
   upstream_cancelled: {
     status: 499,
     summary: 'Upstream calls: the session or connection that owned the call ended, so it was aborted.',

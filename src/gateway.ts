@@ -77,6 +77,11 @@ export interface Gateway {
   metrics(): Promise<string>;
   /** Content type of `metrics()`. */
   readonly metricsContentType: string;
+  /**
+   * A scope that lives as long as the gateway, for work that belongs to no session (a backend's
+   * disconnect events, for example). What it owns is counted and released by `close()`.
+   */
+  scope(name: string): Scope;
   /** Drains and releases everything; `drainMs` spreads reconnect hints (default `drainTimeoutMs`). */
   close(options?: { drainMs?: number }): Promise<void>;
 }
@@ -234,6 +239,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         .sessionsOf(user)
         .map((s) => ({ id: s.id, connected: s.attached?.open ?? false, seq: s.seq }));
     },
+    scope: (name) => root.child(name, { permanent: true }),
     ready: () => core.readiness(),
     stats: figures,
     metrics: () => metrics.render(),

@@ -11,9 +11,20 @@ export type { MessageContext, MessageHandler, Session } from './core/session.js'
 export type { GatewayStats } from './core/stats.js';
 export type { PressureLevel } from './core/telemetry.js';
 export type { Clock } from './core/timer-wheel.js';
+export type { UpstreamAttempt, UpstreamCall } from './core/upstream.js';
 export { memoryEngine } from './engines/memory.js';
 export { ERROR_CODES, type ErrorCode, SockwardenError } from './errors.js';
-export { createGateway, type Gateway, type GatewayOptions, type SessionInfo } from './gateway.js';
+export {
+  createGateway,
+  type Gateway,
+  type GatewayFigures,
+  type GatewayOptions,
+  type SessionInfo,
+} from './gateway.js';
+export type { CircuitStateName } from './governor/breaker.js';
+export { Governor, type GovernorConfig, UpstreamError, type UpstreamStats } from './governor/governor.js';
 export { DEFAULTS, resolveOptions, type TunableOptions } from './options.js';
 export { CloseCode, isReconnectable, SUBPROTOCOL } from './protocol.js';
+export { attachBackendBridge, type BackendBridgeOptions } from './server/backend-bridge.js';
+export { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER, verifyBody } from './server/backend-signature.js';
 export type { Authenticator, UpgradeRequest } from './transports/ws.js';

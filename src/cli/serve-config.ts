@@ -18,6 +18,10 @@ export interface ServeConfig {
   jwtSecret: string | undefined;
   jwtPublicKeyFile: string | undefined;
   apiKey: string | undefined;
+  backendUrl: string | undefined;
+  backendSecret: string | undefined;
+  backendEvents: Array<'connect' | 'disconnect'>;
+  demo: boolean;
   logLevel: string;
   options: TunableOptions;
 }
@@ -160,6 +164,16 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
       setPath(options, flag.option, values.get(flag.name));
   }
   const text = (name: string) => values.get(name) as string | undefined;
+  const backendEvents = (values.get('backend-events') as string[] | undefined) ?? [];
+  const eventsFlag = FLAGS.find((f) => f.name === 'backend-events') as FlagSpec;
+  for (const event of backendEvents) {
+    if (event !== 'connect' && event !== 'disconnect')
+      throw invalid(
+        eventsFlag,
+        describeFlag(eventsFlag),
+        `"${event}" is not an event; use connect, disconnect`,
+      );
+  }
   return {
     host: text('host') ?? '127.0.0.1',
     port: (values.get('port') as number | undefined) ?? 8080,
@@ -168,6 +182,10 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     jwtSecret: text('jwt-secret'),
     jwtPublicKeyFile: text('jwt-public-key'),
     apiKey: text('api-key'),
+    backendUrl: text('backend-url'),
+    backendSecret: text('backend-secret'),
+    backendEvents: backendEvents as Array<'connect' | 'disconnect'>,
+    demo: (values.get('demo') as boolean | undefined) ?? false,
     logLevel: text('log-level') ?? 'info',
     options: options as TunableOptions,
   };

@@ -61,6 +61,27 @@ export const FLAGS: readonly FlagSpec[] = [
     description: 'Bearer key for /api; without it the API is closed (open on loopback with --insecure).',
   },
   {
+    name: 'backend-url',
+    kind: 'string',
+    description: 'POST client messages here and relay the replies (docs/backend.md).',
+  },
+  {
+    name: 'backend-secret',
+    kind: 'string',
+    description: 'HMAC-SHA256 key that signs every request to the backend.',
+  },
+  {
+    name: 'backend-events',
+    kind: 'list',
+    description: 'Also send these events to the backend: connect, disconnect.',
+  },
+  {
+    name: 'demo',
+    kind: 'boolean',
+    description: 'Serve the demo chat at / with the built-in demo backend (unless --backend-url).',
+    defaultValue: false,
+  },
+  {
     name: 'allowed-origins',
     kind: 'list',
     option: 'allowedOrigins',

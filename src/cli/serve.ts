@@ -5,8 +5,11 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { startDemoBackend } from '../demo/backend.js';
+import { DEMO_PAGE } from '../demo/page.js';
 import { SockwardenError } from '../errors.js';
 import { createGateway } from '../gateway.js';
+import { attachBackendBridge, checkBackendUrl } from '../server/backend-bridge.js';
 import { createHttpServer } from '../server/http-server.js';
 import { jwtAuthenticator } from '../server/jwt.js';
 import type { Authenticator } from '../transports/ws.js';
@@ -74,7 +77,27 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         : 'no --api-key: the HTTP API is disabled',
     );
   }
-  const server = createHttpServer(gateway, { apiKey: config.apiKey, openOnLoopback: config.insecure });
+  let backendUrl = config.backendUrl;
+  if (backendUrl !== undefined) checkBackendUrl(backendUrl);
+  // The demo backend is an ordinary backend on its own port; the gateway only learns its URL.
+  const demo =
+    config.demo && backendUrl === undefined
+      ? await startDemoBackend({ ...(config.backendSecret ? { secret: config.backendSecret } : {}), logger })
+      : undefined;
+  backendUrl ??= demo?.url;
+  if (backendUrl !== undefined) {
+    attachBackendBridge(gateway, {
+      url: backendUrl,
+      events: config.backendEvents,
+      logger,
+      ...(config.backendSecret === undefined ? {} : { secret: config.backendSecret }),
+    });
+  }
+  const server = createHttpServer(
+    gateway,
+    { apiKey: config.apiKey, openOnLoopback: config.insecure },
+    config.demo ? { '/': DEMO_PAGE } : {},
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -82,6 +105,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   process.stdout.write(`listening on http://${host}:${port}\n`);
+  if (config.demo) process.stdout.write(`demo chat: http://${host}:${port}/\n`);
   logger.info({ host: config.host, port, path: config.path, limits: gateway.config }, 'sockwarden serving');
 
   return new Promise<number>((resolve) => {
@@ -97,7 +121,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       server.close();
       gateway
         .close()
-        .then(() => {
+        .then(async () => {
+          await demo?.close();
           server.closeAllConnections();
           const leftover = Object.entries(gateway.stats().resources).filter(([, n]) => n !== 0);
           if (leftover.length > 0) logger.error({ leftover }, 'resources left after drain');

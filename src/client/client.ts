@@ -123,6 +123,30 @@ export class SockwardenClient {
   }
 
   /**
+   * Drops the current socket and reconnects at once, resuming the session: for a network change the
+   * application knows about before the heartbeat does. The server keeps the session (close 4000).
+   */
+  reconnect(): void {
+    if (this.currentStatus === 'closed') return;
+    const socket = this.socket;
+    this.generation++;
+    this.socket = null;
+    socket?.close(CloseCode.HeartbeatTimeout, 'client reconnect');
+    this.clearConnectionTimers();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.welcomed = false;
+    this.setStatus('reconnecting');
+    this.emitter.emit('close', {
+      code: CloseCode.HeartbeatTimeout,
+      reason: 'reconnect requested',
+      willReconnect: true,
+      retryInMs: 0,
+    });
+    void this.dial();
+  }
+
+  /**
    * Closes for good: ends the session on the server (close 1000), rejects queued sends, clears
    * every timer. After the final `close` event no listener remains.
    */

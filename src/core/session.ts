@@ -63,6 +63,11 @@ export interface Session {
    * SockwardenError coded `busy`, `rate_limited`, `backend_unavailable` or `upstream_cancelled`.
    */
   run<T>(call: UpstreamCall<T>, options?: { upstream?: string }): Promise<T>;
+  /**
+   * Sends a non-fatal `error` frame to the attached socket, if any. Error frames are not sequenced
+   * and not replayed: they concern the connection that is there now. Returns whether one was sent.
+   */
+  sendError(code: string, message: string, extra?: { retryAfterMs?: number; ref?: string }): boolean;
 }
 
 /** Callbacks from a session to the hub. */
@@ -162,6 +167,13 @@ export class SessionState implements Session {
     return () => {
       this.handlers = this.handlers.filter((h) => h !== handler);
     };
+  }
+
+  sendError(code: string, message: string, extra: { retryAfterMs?: number; ref?: string } = {}): boolean {
+    const connection = this.connection;
+    if (!connection?.open) return false;
+    connection.sendError(code, message, extra.ref, extra.retryAfterMs);
+    return true;
   }
 
   run<T>(call: UpstreamCall<T>, options: { upstream?: string } = {}): Promise<T> {

@@ -1,16 +1,22 @@
 /**
- * The standalone server's HTTP side: `/healthz`, `/readyz`, `/metrics`, the `/api` routes, and the
- * WebSocket upgrade path, all on one `node:http` server.
+ * The standalone server's HTTP side: `/healthz`, `/readyz`, `/metrics`, the `/api` routes, the SDK
+ * and pages, and the WebSocket upgrade path, all on one `node:http` server.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { type ApiAccess, handleApi, sendError, sendJson } from './api.js';
+import { staticAssets } from './static-assets.js';
 
-/** Builds the HTTP server around a gateway; the caller listens. */
-export function createHttpServer(gateway: Gateway, access: ApiAccess): Server {
+/** Builds the HTTP server around a gateway; the caller listens. `pages` maps paths to HTML pages. */
+export function createHttpServer(
+  gateway: Gateway,
+  access: ApiAccess,
+  pages: Record<string, string> = {},
+): Server {
+  const assets = staticAssets(pages);
   const server = createServer((req, res) => {
-    route(req, res, gateway, access).catch((error: unknown) => {
+    route(req, res, gateway, access, assets).catch((error: unknown) => {
       if (error instanceof SockwardenError) sendError(res, error);
       else {
         gateway.logger.error({ err: error, url: req.url }, 'HTTP request failed');
@@ -28,8 +34,10 @@ async function route(
   res: ServerResponse,
   gateway: Gateway,
   access: ApiAccess,
+  assets: ReturnType<typeof staticAssets>,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+  if (req.method === 'GET' && assets(url.pathname, res)) return;
   if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
   if (url.pathname === '/readyz') {
     const readiness = gateway.ready();

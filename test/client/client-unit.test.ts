@@ -213,6 +213,20 @@ describe('resume and dedupe', () => {
     vi.advanceTimersByTime(100);
     expect(latest().sent).toEqual([{ type: 'ack', seq: 3 }]);
   });
+  it('reconnect() drops the socket without ending the session and resumes at once', () => {
+    const { client, opened, latest } = start();
+    latest().welcome('s1', 0);
+    latest().frame({ type: 'message', seq: 1, data: 1 });
+    client.reconnect();
+    expect(opened[0]?.closedWith).toEqual({ code: 4000, reason: 'client reconnect' });
+    expect(opened).toHaveLength(2);
+    expect(latest().url.searchParams.get('lastSeq')).toBe('1');
+    expect(client.status).toBe('reconnecting');
+    // Events of the dropped socket no longer reach the client.
+    opened[0]?.events.closed(4000, '');
+    latest().welcome('s1', 1, { resumed: true });
+    expect(client.status).toBe('open');
+  });
 });
 
 describe('dead-server detection', () => {

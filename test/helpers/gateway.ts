@@ -15,6 +15,11 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** A logger that writes nothing. */
+export function quietLogger() {
+  return pino({ level: 'silent' });
+}
+
 /** Starts a gateway (insecure by default, silent logs) on port 0. */
 export async function startGateway(options: GatewayOptions = {}): Promise<Running> {
   const gateway = createGateway({ insecure: true, logger: pino({ level: 'silent' }), ...options });
