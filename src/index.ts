@@ -25,6 +25,7 @@ export type { CircuitStateName } from './governor/breaker.js';
 export { Governor, type GovernorConfig, UpstreamError, type UpstreamStats } from './governor/governor.js';
 export { DEFAULTS, resolveOptions, type TunableOptions } from './options.js';
 export { CloseCode, isReconnectable, SUBPROTOCOL } from './protocol.js';
+export { parseRetryAfter } from './retry-after.js';
 export { attachBackendBridge, type BackendBridgeOptions } from './server/backend-bridge.js';
 export { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER, verifyBody } from './server/backend-signature.js';
 export type { Authenticator, UpgradeRequest } from './transports/ws.js';

@@ -23,7 +23,8 @@ export interface SoakReport {
   verdict: { pass: boolean; failures: string[] };
   plan: SoakPlan;
   elapsedMs: number;
-  counters: SoakCounters;
+  /** The counters, without the raw detection times (summarized in `detection`). */
+  counters: Omit<SoakCounters, 'detectionMs'>;
   detection: Record<string, { count: number; p50: number | null; p99: number | null; undetected: number }>;
   server: {
     rss: MemorySamples;
@@ -85,11 +86,12 @@ export function buildReport(input: {
       undetected: counters.undetected[kind],
     };
   }
+  const { detectionMs: _raw, ...summary } = counters;
   return {
     verdict: { pass: failures.length === 0, failures },
     plan: input.plan,
     elapsedMs: input.elapsedMs,
-    counters,
+    counters: summary,
     detection,
     server: {
       rss,

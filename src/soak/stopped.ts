@@ -28,6 +28,7 @@ export class StoppedPeers {
   private readonly groups: FrozenGroup[] = [];
   private readonly timers: ReturnType<typeof setTimeout>[] = [];
   private poller: ReturnType<typeof setInterval> | undefined;
+  private polling = false;
 
   constructor(
     private readonly plan: SoakPlan,
@@ -77,6 +78,17 @@ export class StoppedPeers {
   }
 
   private async poll(): Promise<void> {
+    // Polls must not overlap: a slow API answer would otherwise count a detection twice.
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      await this.pollOnce();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
     for (const group of this.groups) {
       if (group.stoppedAt === 0 || group.pending.size === 0) continue;
       for (const user of [...group.pending]) {

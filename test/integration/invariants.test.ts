@@ -3,6 +3,7 @@
  * them is covered in depth by the other files.
  */
 import { describe, expect, it } from 'vitest';
+import { UpstreamError } from '../../src/governor/governor.js';
 import type { Session } from '../../src/index.js';
 import { DEFAULTS } from '../../src/index.js';
 import { countingClock, ManualClock } from '../helpers/clock.js';
@@ -162,5 +163,49 @@ describe('I7 bounded, paced retries', () => {
     await closing;
     expect(closed.code).toBe(1012);
     expect(Number(/retry_after_ms=(\d+)/.exec(closed.reason)?.[1])).toBeLessThanOrEqual(8_000);
+  });
+
+  it("bounds a session's upstream retries, honours Retry-After, and stops them when the session ends", async () => {
+    running = await gw.start({ governor: { maxAttempts: 3, backoffBaseMs: 20, retryBudgetMs: 10_000 } });
+    const times: number[] = [];
+    let settle: (value: unknown) => void = () => {};
+    const outcome = new Promise<unknown>((resolve) => {
+      settle = resolve;
+    });
+    const throttled = (session: Session) => {
+      session
+        .run(async () => {
+          times.push(Date.now());
+          throw new UpstreamError('HTTP 429', { status: 429, retryAfterMs: 300 });
+        })
+        .then(settle, settle);
+    };
+    running.gateway.on('session', throttled);
+    await open({ user: 'a' });
+    expect(await outcome).toMatchObject({ code: 'rate_limited', retryAfterMs: 300 });
+    running.gateway.off('session', throttled);
+    expect(times).toHaveLength(3);
+    for (let i = 1; i < times.length; i++)
+      expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(290);
+
+    // A session that ends during a backoff: the pending retry never runs.
+    let attempts = 0;
+    running.gateway.on('session', (session) => {
+      void session
+        .run(async () => {
+          attempts++;
+          throw new UpstreamError('HTTP 503', { status: 503, retryAfterMs: 300 });
+        })
+        .catch(() => {});
+    });
+    const client = await open({ user: 'b' });
+    await until(() => attempts === 1);
+    client.ws.close(1000);
+    await until(() => running?.gateway.sessions('b').length === 0);
+    expect(running.gateway.stats().resources.upstream ?? 0).toBe(0);
+    expect(running.gateway.stats().upstream.default).toMatchObject({ inFlight: 0, queued: 0, cancelled: 1 });
+    // Well past the 300 ms backoff: the retry never ran.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(attempts).toBe(1);
   });
 });
