@@ -25,7 +25,8 @@ export interface DemoBackendOptions {
   logger?: Logger;
 }
 
-function replyTo(text: string): string[] {
+/** The demo reply to `text`, as the tokens it is streamed in. */
+export function replyTo(text: string): string[] {
   const words = text.trim().split(/\s+/).filter(Boolean).slice(0, 40);
   const reply = `You said ${words.length} word${words.length === 1 ? '' : 's'}: "${words.join(' ')}". Here is that again, slowly, one token at a time, so you can see the stream, drop the connection mid-reply, and watch it resume where it left off.`;
   return reply.split(/(?<= )/);

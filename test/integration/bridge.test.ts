@@ -80,6 +80,28 @@ describe('backend bridge: replies', () => {
   });
 });
 
+describe('backend bridge: connect and disconnect events', () => {
+  it('sends connect for a new session and disconnect when it ends, both signed', async () => {
+    const running = await gw.start({ resumeWindowMs: 200 });
+    const backend = await startBackend();
+    detachers.push(bridge(running, backend.url, { events: ['connect', 'disconnect'] }));
+    const client = await gw.open({ user: 'alice', session: 'chat-9' });
+    await until(() => backend.requests.length === 1);
+    expect(backend.requests[0]?.body).toEqual({ event: 'connect', user: 'alice', session: 'chat-9' });
+    client.ws.close(1000);
+    await until(() => backend.requests.length === 2);
+    expect(backend.requests[1]?.body).toEqual({ event: 'disconnect', user: 'alice', session: 'chat-9' });
+    expect(backend.requests.every((r) => r.signed)).toBe(true);
+    // A resume is the same session: no second connect.
+    const again = await gw.open({ user: 'alice', session: 'chat-9' });
+    again.ws.terminate();
+    const resumed = await gw.open({ user: 'alice', session: 'chat-9' });
+    expect(resumed.frames[0]).toMatchObject({ resumed: true });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(backend.requests.map((r) => r.body.event)).toEqual(['connect', 'disconnect', 'connect']);
+  });
+});
+
 describe('backend bridge: bad replies and failures give the client an error frame', () => {
   it.each([
     ['invalid JSON', 'application/json', '{"oops', /the JSON reply is not valid JSON/],

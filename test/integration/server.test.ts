@@ -18,6 +18,14 @@ describe('invalid configuration', () => {
     ],
     [['serve', '--insecure', '--max-conections', '4'], /Unknown option '--max-conections'/],
     [['serve'], /no authentication configured/],
+    [
+      ['serve', '--insecure', '--backend-url', 'ftp://example.com/x'],
+      /--backend-url: must be an http:\/\/ or https:\/\/ URL/,
+    ],
+    [
+      ['serve', '--insecure', '--backend-events', 'connect,typing'],
+      /"typing" is not an event; use connect, disconnect/,
+    ],
     [['serve', '--jwt-secret', 'short'], /--jwt-secret: the JWT secret must be at least 16 characters/],
     [
       ['serve', '--insecure', '--max-connections-per-user', '0'],

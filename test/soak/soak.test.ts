@@ -57,7 +57,9 @@ describe('sockwarden soak', () => {
     for (const kind of ['zombie', 'silent', 'slow', 'stopped'] as const) {
       expect(c.opened[kind], `${kind} peers opened`).toBeGreaterThan(0);
       expect(report.detection[kind]?.count, `${kind} peers detected`).toBeGreaterThan(0);
-      expect(report.detection[kind]?.count, `${kind} detections counted once`).toBeLessThanOrEqual(c.opened[kind]);
+      expect(report.detection[kind]?.count, `${kind} detections counted once`).toBeLessThanOrEqual(
+        c.opened[kind],
+      );
     }
     expect(report.detection.zombie?.p99).toBeLessThan(5_000);
     expect(c.ended.clean).toBeGreaterThan(0);
