@@ -32,6 +32,11 @@ export class ConcurrencyGate {
     return this.active;
   }
 
+  /** Whether a new caller would have to wait. */
+  get full(): boolean {
+    return this.active >= this.limits.concurrency;
+  }
+
   /** Callers waiting. */
   get queued(): number {
     return this.waiting.length;

@@ -93,7 +93,8 @@ interface Upstream {
   bucket: TokenBucket;
   breaker: UpstreamBreaker;
   stats: Omit<UpstreamStats, 'circuit' | 'successRate' | 'queued'>;
-  pacing: number;
+  /** Calls of this upstream waiting: for a gate slot or a rate token. */
+  waiting: number;
 }
 
 /** Thrown inside an attempt whose owner ended: not the upstream's fault, so the breaker ignores it. */
@@ -105,7 +106,6 @@ export class Governor {
   private readonly global: ConcurrencyGate;
   private readonly perOwner = new WeakMap<Scope, ConcurrencyGate>();
   private readonly upstreams = new Map<string, Upstream>();
-  private ownerQueued = 0;
 
   constructor(
     readonly config: GovernorConfig,
@@ -172,7 +172,7 @@ export class Governor {
       out[u.name] = {
         ...u.stats,
         circuit: u.breaker.state,
-        queued: this.global.queued + this.ownerQueued + u.pacing,
+        queued: u.waiting,
         successRate: done === 0 ? 1 : u.stats.successes / done,
       };
     }
@@ -197,7 +197,7 @@ export class Governor {
           cancelled: 0,
           inFlight: 0,
         },
-        pacing: 0,
+        waiting: 0,
       };
       breaker.onStateChange((state) => this.observer?.circuit(name, state));
       this.upstreams.set(name, created);
@@ -212,15 +212,15 @@ export class Governor {
     upstream: Upstream,
     whose: string,
   ): Promise<() => void> {
-    const waits = gate !== this.global && gate.inside >= this.config.perSessionConcurrent;
-    if (waits) this.ownerQueued++;
+    const waits = gate.full;
+    if (waits) upstream.waiting++;
     try {
       return await gate.acquire(owner.signal);
     } catch (why) {
       if ((why as GateRefusal) === 'aborted') throw this.cancelled(upstream);
       throw this.rejected(upstream, 'busy', `too many upstream calls waiting in ${whose}`, 1_000);
     } finally {
-      if (waits) this.ownerQueued--;
+      if (waits) upstream.waiting--;
     }
   }
 
@@ -233,13 +233,13 @@ export class Governor {
       if (now + wait - started > this.config.retryBudgetMs) {
         throw this.rejected(upstream, 'rate_limited', `upstream ${upstream.name}: rate limit reached`, wait);
       }
-      upstream.pacing++;
+      upstream.waiting++;
       try {
         await this.sleep(owner, wait);
       } catch {
         throw this.cancelled(upstream);
       } finally {
-        upstream.pacing--;
+        upstream.waiting--;
       }
     }
   }
