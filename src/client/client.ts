@@ -17,6 +17,7 @@ import {
 } from './options.js';
 import { Outbox } from './outbox.js';
 import type { ClientSocket, SocketFactory, UpgradeRefusal } from './socket.js';
+import { Watchdog } from './watchdog.js';
 
 export type { ClientCloseEvent, ClientErrorEvent, ClientEvents } from './client-events.js';
 
@@ -38,14 +39,11 @@ export class SockwardenClient {
   private welcomed = false;
   private attempt = 0;
   private openedAt = 0;
-  private lastReceivedAt = 0;
-  private pingSentAt = 0;
-  private heartbeatMs = 0;
   private ackedSeq = 0;
   private nextId = 0;
   private readonly idPrefix: string;
   private retryTimer: Timer | null = null;
-  private watchdog: Timer | null = null;
+  private watchdog: Watchdog | null = null;
   private ackTimer: Timer | null = null;
 
   constructor(
@@ -210,7 +208,7 @@ export class SockwardenClient {
   }
 
   private received(text: string): void {
-    this.lastReceivedAt = Date.now();
+    this.watchdog?.received();
     let frame: Record<string, unknown>;
     try {
       frame = JSON.parse(text) as Record<string, unknown>;
@@ -262,12 +260,20 @@ export class SockwardenClient {
     this.resuming = true;
     this.welcomed = true;
     this.openedAt = Date.now();
-    this.heartbeatMs = this.options.heartbeatMs ?? Math.max(1, Number(frame.heartbeatMs) || 25_000);
-    this.pingSentAt = 0;
+    const heartbeatMs = this.options.heartbeatMs ?? Math.max(1, Number(frame.heartbeatMs) || 25_000);
     const socket = this.socket;
     if (socket) this.outbox.flush((text) => socket.send(text));
     // Timers are armed before any listener runs: a listener that calls close() then clears them.
-    this.armWatchdog(this.heartbeatMs);
+    this.watchdog?.stop();
+    this.watchdog = new Watchdog(heartbeatMs, this.options.pongTimeoutMs, {
+      ping: () => socket?.send('{"type":"ping"}'),
+      dead: () => {
+        this.generation++;
+        this.socket = null;
+        socket?.abort();
+        this.afterClose(CloseCode.HeartbeatTimeout, 'no answer to ping from the server', true);
+      },
+    });
     this.setStatus('open');
     this.emitter.emit('open', { session, resumed });
     if (!askedToResume) return;
@@ -308,32 +314,6 @@ export class SockwardenClient {
     });
   }
 
-  /** Silence for `heartbeatMs` sends a ping; silence for `pongTimeoutMs` after it means a dead server. */
-  private armWatchdog(delay: number): void {
-    this.watchdog = setTimeout(() => {
-      this.watchdog = null;
-      const socket = this.socket;
-      if (!socket || !this.welcomed) return;
-      const now = Date.now();
-      if (this.pingSentAt > 0 && this.lastReceivedAt < this.pingSentAt) {
-        this.generation++;
-        this.socket = null;
-        socket.abort();
-        this.afterClose(CloseCode.HeartbeatTimeout, 'no answer to ping from the server', true);
-        return;
-      }
-      const silentFor = now - this.lastReceivedAt;
-      if (silentFor < this.heartbeatMs) {
-        this.pingSentAt = 0;
-        this.armWatchdog(this.heartbeatMs - silentFor);
-        return;
-      }
-      this.pingSentAt = now;
-      socket.send('{"type":"ping"}');
-      this.armWatchdog(this.options.pongTimeoutMs);
-    }, delay);
-  }
-
   private scheduleAck(): void {
     if (this.ackTimer) return;
     this.ackTimer = setTimeout(() => {
@@ -346,7 +326,7 @@ export class SockwardenClient {
   }
 
   private clearConnectionTimers(): void {
-    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog?.stop();
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.watchdog = null;
     this.ackTimer = null;

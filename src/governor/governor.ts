@@ -5,51 +5,19 @@
  * their queue and a pending backoff timer is disposed, all in the turn the scope is disposed.
  */
 import type { Scope } from '../core/scope.js';
-import { type Rate, TokenBucket } from '../core/token-bucket.js';
+import { TokenBucket } from '../core/token-bucket.js';
 import type { UpstreamAttempt } from '../core/upstream.js';
 import { SockwardenError } from '../errors.js';
-import { type BreakerOptions, CircuitOpenError, type CircuitStateName, UpstreamBreaker } from './breaker.js';
+import { CircuitOpenError, UpstreamBreaker } from './breaker.js';
+import type { GovernorConfig } from './config.js';
+import type { GovernorObserver, UpstreamStats } from './figures.js';
 import { ConcurrencyGate, type GateRefusal } from './gate.js';
 import { retryDelay } from './retry-delay.js';
+import { UpstreamError } from './upstream-error.js';
 
-/** Resolved governor settings. */
-export interface GovernorConfig {
-  /** Calls in flight across the gateway, and how many may wait for one. */
-  maxConcurrent: number;
-  maxQueued: number;
-  /** Calls in flight per owner (session), and how many may wait. */
-  perSessionConcurrent: number;
-  perSessionQueued: number;
-  /** Attempts per second to each upstream. */
-  rate: Rate;
-  /** Attempts per call, the first included. */
-  maxAttempts: number;
-  /** Total time a call may take, waits and backoff included. */
-  retryBudgetMs: number;
-  backoffBaseMs: number;
-  backoffCapMs: number;
-  /** Silence that aborts an attempt; `ctx.progress()` restarts it. */
-  attemptTimeoutMs: number;
-  breaker: BreakerOptions;
-}
-
-/** An upstream's answer that failed; `retryable` ones are retried while the budget lasts. */
-export class UpstreamError extends Error {
-  readonly status: number | undefined;
-  readonly retryAfterMs: number | undefined;
-  readonly retryable: boolean;
-
-  constructor(
-    message: string,
-    options: { status?: number; retryAfterMs?: number; retryable?: boolean; cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'UpstreamError';
-    this.status = options.status;
-    this.retryAfterMs = options.retryAfterMs;
-    this.retryable = options.retryable ?? true;
-  }
-}
+export type { GovernorConfig } from './config.js';
+export type { GovernorObserver, UpstreamStats } from './figures.js';
+export { UpstreamError } from './upstream-error.js';
 
 /** What one attempt gets: see {@link UpstreamAttempt}. */
 export type AttemptContext = UpstreamAttempt;
@@ -60,32 +28,6 @@ export interface RunOptions {
   owner: Scope;
   /** Which upstream: each has its own token bucket, breaker and figures. Default `default`. */
   upstream?: string;
-}
-
-/** Figures of one upstream, for `/api/stats` under `upstream` and for `/metrics`. */
-export interface UpstreamStats {
-  circuit: CircuitStateName;
-  requests: number;
-  successes: number;
-  failures: number;
-  /** 429 answers seen. */
-  throttled: number;
-  retries: number;
-  /** Refused at once: queue full or circuit open. */
-  rejected: number;
-  cancelled: number;
-  inFlight: number;
-  queued: number;
-  /** successes / (successes + failures), 1 before any call. */
-  successRate: number;
-}
-
-/** Hooks for metrics. */
-export interface GovernorObserver {
-  outcome(upstream: string, outcome: 'success' | 'failure' | 'rejected' | 'cancelled'): void;
-  retry(upstream: string): void;
-  throttled(upstream: string): void;
-  circuit(upstream: string, state: CircuitStateName): void;
 }
 
 interface Upstream {
