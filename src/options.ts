@@ -38,7 +38,7 @@ export const optionsSchema = z.strictObject({
   maxLifetimeMs: count.default(0),
   drainTimeoutMs: count.default(10_000),
   closeTimeoutMs: positive.default(5_000),
-  timerTickMs: z.number().int().min(10).max(5_000).default(250),
+  timerTickMs: z.number().int().min(10).max(5_000).default(50),
   allowedOrigins: z.array(z.string().min(1)).default([]),
   heapLimitBytes: count.default(0),
   governor: z
