@@ -158,7 +158,11 @@ export const FLAGS: readonly FlagSpec[] = [
     'On shutdown: how long to wait for sockets before terminating (ms).',
   ),
   limit('close-timeout', 'closeTimeoutMs', 'How long a server-initiated close waits for the peer (ms).'),
-  limit('timer-tick', 'timerTickMs', 'Resolution of the shared timer wheel (ms): timers fire at most this late.'),
+  limit(
+    'timer-tick',
+    'timerTickMs',
+    'Resolution of the shared timer wheel (ms): timers fire at most this late.',
+  ),
   limit('governor-max-concurrent', 'governor.maxConcurrent', 'Upstream calls in flight across the gateway.'),
   limit(
     'governor-max-queued',
