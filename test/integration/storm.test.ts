@@ -111,5 +111,11 @@ describe('429 storm', () => {
       'traffic to flow after recovery',
     );
     expect(running.gateway.stats().upstream.backend?.circuit).toBe('closed');
+    const metrics = await running.gateway.metrics();
+    expect(metrics).toMatch(/^sockwarden_upstream_throttled_total\{upstream="backend"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(
+      /^sockwarden_upstream_requests_total\{upstream="backend",outcome="rejected"\} [1-9]\d*$/m,
+    );
+    expect(metrics).toMatch(/^sockwarden_upstream_circuit_state\{upstream="backend"\} 0$/m);
   });
 });
