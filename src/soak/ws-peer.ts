@@ -19,7 +19,7 @@ export interface PeerHost {
 }
 
 /** How long a closing or resuming peer waits for what it is owed before calling it lost. */
-export const OWED_WAIT_MS = 3_000;
+export const OWED_WAIT_MS = 10_000;
 
 /** Attempts at a resume refused with a retryable status, within the server's resume window. */
 const RESUME_ATTEMPTS = 5;
