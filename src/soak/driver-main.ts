@@ -28,12 +28,10 @@ process.on('message', (command: DriverCommand) => {
   } else if (command.type === 'finish' && driver) {
     clearInterval(progress);
     void driver.finish().then((counters) => {
-      send({ type: 'final', counters });
-      process.disconnect?.();
+      // Exit only once the report is handed over: its sockets are all closed by now.
+      process.send?.({ type: 'final', counters } satisfies DriverReport, () => process.exit(0));
     });
   }
 });
-// An orphaned load process must not outlive its orchestrator.
-process.on('disconnect', () => {
-  if (!driver) process.exit(0);
-});
+// An orphaned load process (its orchestrator died) must not outlive it: exiting closes its sockets.
+process.on('disconnect', () => process.exit(0));

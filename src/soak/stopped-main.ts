@@ -41,3 +41,5 @@ process.once('message', (command: StoppedCommand) => {
     });
   }
 });
+// Frozen or not, a peer process must not outlive the soak that started it.
+process.on('disconnect', () => process.exit(0));
