@@ -61,8 +61,8 @@ export interface AdmissionHost {
   probeUser(user: string): Promise<number>;
   /** Evicts the user's oldest live connection; false when there is none. */
   evictOldest(user: string): boolean;
-  /** Ends the user's oldest session that has no socket; false when there is none. */
-  dropOldestDetached(user: string): boolean;
+  /** Ends the user's session that has been without a socket longest; false when there is none. */
+  dropLongestDetached(user: string): boolean;
 }
 
 /** The admission pipeline; see the module comment. */
@@ -164,7 +164,7 @@ export class Admission {
             this.config.maxSessionsPerUser
         ) {
           pending.lease.release();
-          if (this.host.dropOldestDetached(user)) continue;
+          if (this.host.dropLongestDetached(user)) continue;
           return refuse(
             'session_limit',
             `user holds ${this.config.maxSessionsPerUser} sessions`,

@@ -12,7 +12,7 @@ import { sessionKeyOf } from './identity.js';
 import { PressureMonitor } from './pressure.js';
 import { Registry } from './registry.js';
 import type { ResourceLedger, Scope } from './scope.js';
-import { type Session, SessionState } from './session.js';
+import { GIVEN_UP_REASONS, type Session, SessionEnd, SessionState } from './session.js';
 import { computeStats, type GatewayStats } from './stats.js';
 import type { PressureLevel, Telemetry } from './telemetry.js';
 import type { TimerWheel, WheelTimer } from './timer-wheel.js';
@@ -84,7 +84,7 @@ export class Hub implements ConnectionHost {
       runUpstream: parts.runUpstream,
       now: () => this.now(),
       ended: (session: SessionState, reason: string) => {
-        this.registry.removeSession(session, reason === 'expired');
+        this.registry.removeSession(session, GIVEN_UP_REASONS.has(reason));
         this.telemetry.sessionEnded(session.user, session.id, reason);
       },
     };
@@ -181,13 +181,15 @@ export class Hub implements ConnectionHost {
     return false;
   }
 
-  dropOldestDetached(user: string): boolean {
+  dropLongestDetached(user: string): boolean {
+    // The session away longest is the least likely to come back; one that dropped a moment ago is
+    // probably reconnecting right now, however old the session itself is.
+    let longest: SessionState | undefined;
     for (const session of this.registry.sessionsOf(user)) {
-      if (session.attached) continue;
-      session.end('dropped for a newer session');
-      return true;
+      if (!session.attached && (!longest || session.detachedAt < longest.detachedAt)) longest = session;
     }
-    return false;
+    longest?.end(SessionEnd.Dropped);
+    return longest !== undefined;
   }
 
   /** Sends data to every session of the target; returns how many were on a socket and how many only queued. */
@@ -290,7 +292,7 @@ export class Hub implements ConnectionHost {
       .sort((a, b) => a.detachedAt - b.detachedAt);
     for (const session of detached) {
       if (budget-- <= 0) return;
-      session.end('shed under pressure');
+      session.end(SessionEnd.Shed);
     }
     const quietBefore = this.now() - this.config.heartbeatIntervalMs;
     const idle = [...this.registry.connections]

@@ -5,7 +5,7 @@
 import type { Connection } from './connection.js';
 import type { SessionState } from './session.js';
 
-/** Session keys that expired recently, remembered so a late resume says "expired" rather than "unknown". */
+/** Session keys the server gave up recently, remembered so a late resume says "expired" rather than "unknown". */
 const REMEMBERED_EXPIRED = 10_000;
 
 /** The registry; see the module comment. */
@@ -38,7 +38,7 @@ export class Registry {
     }
   }
 
-  /** Whether the session with this key expired recently. */
+  /** Whether the server gave up the session with this key recently (expired, dropped or shed). */
   wasExpired(key: string): boolean {
     return this.expired.has(key);
   }

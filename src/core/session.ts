@@ -81,6 +81,19 @@ export interface SessionHost {
   readonly runUpstream: UpstreamRunner;
 }
 
+/** Why the server itself let go of a session the client may still try to resume. */
+export const SessionEnd = {
+  Expired: 'expired',
+  Dropped: 'dropped for a newer session',
+  Shed: 'shed under pressure',
+} as const;
+
+/**
+ * End reasons a late resume reports as `expired`: the session existed and the server gave it up
+ * (its window passed, or room was needed), which is not the same as an id it never had.
+ */
+export const GIVEN_UP_REASONS: ReadonlySet<string> = new Set(Object.values(SessionEnd));
+
 const RESOLVED_TRUE = Promise.resolve(true);
 const RESOLVED_FALSE = Promise.resolve(false);
 
@@ -223,7 +236,7 @@ export class SessionState implements Session {
       return;
     }
     this.detachedAt = this.host.now();
-    this.resumeTimer = this.scope.timer(this.host.config.resumeWindowMs, () => this.end('expired'));
+    this.resumeTimer = this.scope.timer(this.host.config.resumeWindowMs, () => this.end(SessionEnd.Expired));
   }
 
   /** A client message: runs every handler, reporting failures to the client by `ref`. */

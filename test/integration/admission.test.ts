@@ -164,6 +164,30 @@ describe('other admission steps', () => {
     expect(JSON.parse(error.body).error).toBe('session_limit');
   });
 
+  it('drops the session away longest, not the oldest, and its late resume says expired', async () => {
+    const { url, gateway } = await start({ maxSessionsPerUser: 3 });
+    const a = await open(url, { user: 'u', session: 'a' });
+    const b = await open(url, { user: 'u', session: 'b' });
+    const x = await open(url, { user: 'u', session: 'x' });
+    b.ws.terminate();
+    await until(() => gateway.stats().detachedSessions === 1, 2_000, 'session b detached');
+    a.ws.terminate();
+    await until(() => gateway.stats().detachedSessions === 2, 2_000, 'session a detached');
+    await open(url, { user: 'u', session: 'c' });
+    expect(
+      gateway
+        .sessions('u')
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual(['a', 'c', 'x']);
+    const resumed = await open(url, { user: 'u', session: 'a', lastSeq: 0 });
+    expect(resumed.frames[0]).toMatchObject({ resumed: true });
+    x.ws.close(1000);
+    await until(() => gateway.sessions('u').length === 2, 2_000, 'session x ended');
+    const late = await open(url, { user: 'u', session: 'b', lastSeq: 1 });
+    expect(late.frames[0]).toMatchObject({ resumed: false, resumeFailed: 'expired' });
+  });
+
   it('refuses a malformed session id with 400 naming the parameter', async () => {
     const { url } = await start({});
     const error = await refusal(connect(url, { user: 'u', session: 'no spaces!' }));
