@@ -8,11 +8,15 @@ import type { SoakPlan } from './plan.js';
 /** `/api/stats` of `sockwarden serve`. */
 export type ServerStats = GatewayStats & { process?: { rssBytes: number; heapUsedBytes: number } };
 
-async function get<T>(plan: SoakPlan, path: string): Promise<T> {
+async function call<T>(plan: SoakPlan, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = plan.apiKey ? { authorization: `Bearer ${plan.apiKey}` } : {};
   let res: Response;
   try {
-    res = await fetch(`${plan.api}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+    res = await fetch(`${plan.api}${path}`, {
+      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+      signal: AbortSignal.timeout(5_000),
+      ...(body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }),
+    });
   } catch (cause) {
     throw new Error(`cannot reach the gateway API at ${plan.api}${path}: ${(cause as Error).message}`, {
       cause,
@@ -28,14 +32,19 @@ async function get<T>(plan: SoakPlan, path: string): Promise<T> {
 
 /** Reads `/api/stats`. */
 export function readStats(plan: SoakPlan): Promise<ServerStats> {
-  return get<ServerStats>(plan, '/api/stats');
+  return call<ServerStats>(plan, '/api/stats');
 }
 
 /** Whether any of `user`'s sessions still has a connected socket. */
 export async function userConnected(plan: SoakPlan, user: string): Promise<boolean> {
-  const body = await get<{ sessions: Array<{ connected: boolean }> }>(
+  const body = await call<{ sessions: Array<{ connected: boolean }> }>(
     plan,
     `/api/sessions?user=${encodeURIComponent(user)}`,
   );
   return body.sessions.some((s) => s.connected);
+}
+
+/** Publishes `data` to every session of `user`. */
+export async function publishTo(plan: SoakPlan, user: string, data: unknown): Promise<void> {
+  await call(plan, '/api/publish', { user, data });
 }

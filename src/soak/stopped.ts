@@ -5,9 +5,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loopbackAddress } from './addresses.js';
-import type { SoakCounters } from './counters.js';
+import { recordError, type SoakCounters } from './counters.js';
 import type { SoakPlan } from './plan.js';
-import { userConnected } from './server-watch.js';
+import { publishTo, userConnected } from './server-watch.js';
 import type { StoppedCommand } from './stopped-main.js';
 import { UpgradeUrls } from './upgrade-urls.js';
 
@@ -15,12 +15,22 @@ const SOCKETS_PER_CHILD = 25;
 const POLL_MS = 250;
 /** How long a frozen peer may stay connected before it counts as undetected. */
 const DETECTION_LIMIT_MS = 120_000;
+/**
+ * How often a peer not yet frozen is sent a message. Like a chat user's, its socket then stays busy:
+ * an idle one would be closed by the server's idle timeout (4102) before its freeze, and the
+ * "detection" measured afterwards would be nothing but that earlier close.
+ */
+const KEEP_BUSY_MS = 60_000;
 
 interface FrozenGroup {
   child: ChildProcess;
   users: string[];
   stoppedAt: number;
   pending: Set<string>;
+  /** While the connections are being checked right after the freeze: no detection counts yet. */
+  verifying: boolean;
+  /** When its users were last sent a message. */
+  busiedAt: number;
 }
 
 /** Runs the `--stopped` share of a soak. */
@@ -49,7 +59,14 @@ export class StoppedPeers {
       );
       const urls = await Promise.all(users.map((user, i) => upgrade.urlFor(user, `f${runId}-${first + i}`)));
       const child = fork(entry, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      const group: FrozenGroup = { child, users, stoppedAt: 0, pending: new Set(users) };
+      const group: FrozenGroup = {
+        child,
+        users,
+        stoppedAt: 0,
+        pending: new Set(users),
+        verifying: false,
+        busiedAt: Date.now(),
+      };
       this.groups.push(group);
       // The last addresses of the range: the load processes start from the first ones.
       child.send({ urls, localAddress: loopbackAddress(60_000 + g) } satisfies StoppedCommand);
@@ -75,6 +92,36 @@ export class StoppedPeers {
   private freeze(group: FrozenGroup): void {
     group.child.kill('SIGSTOP');
     group.stoppedAt = Date.now();
+    group.verifying = true;
+    void this.verify(group).finally(() => {
+      group.verifying = false;
+    });
+  }
+
+  /**
+   * A peer the server had already closed before the freeze cannot be detected: it is dropped from
+   * the measurement and reported, rather than counted as found in no time. The check runs at once,
+   * far sooner than a heartbeat could notice the freeze.
+   */
+  private async verify(group: FrozenGroup): Promise<void> {
+    const gone = await Promise.all(
+      group.users.map(async (user) => !(await userConnected(this.plan, user).catch(() => true))),
+    );
+    group.users.forEach((user, i) => {
+      if (!gone[i]) return;
+      group.pending.delete(user);
+      recordError(this.counters, 'stopped peer was already disconnected when frozen');
+    });
+  }
+
+  private keepBusy(group: FrozenGroup): void {
+    if (Date.now() - group.busiedAt < KEEP_BUSY_MS) return;
+    group.busiedAt = Date.now();
+    for (const user of group.users) {
+      publishTo(this.plan, user, { keepBusy: true }).catch((error: Error) =>
+        recordError(this.counters, `publish to a stopped peer: ${error.message}`),
+      );
+    }
   }
 
   private async poll(): Promise<void> {
@@ -90,7 +137,8 @@ export class StoppedPeers {
 
   private async pollOnce(): Promise<void> {
     for (const group of this.groups) {
-      if (group.stoppedAt === 0 || group.pending.size === 0) continue;
+      if (group.stoppedAt === 0) this.keepBusy(group);
+      if (group.stoppedAt === 0 || group.verifying || group.pending.size === 0) continue;
       for (const user of [...group.pending]) {
         if (await userConnected(this.plan, user).catch(() => true)) continue;
         group.pending.delete(user);
