@@ -13,11 +13,18 @@ import { ResourceLedger, Scope } from './core/scope.js';
 import { type Session, toJson } from './core/session.js';
 import type { GatewayStats } from './core/stats.js';
 import type { PressureLevel } from './core/telemetry.js';
-import { type Clock, systemClock, TimerWheel } from './core/timer-wheel.js';
+import { type Clock, systemClock, TimerWheel, type WheelTimer } from './core/timer-wheel.js';
 import { memoryEngine } from './engines/memory.js';
 import { SockwardenError } from './errors.js';
 import { Governor, type GovernorConfig, type UpstreamStats } from './governor/governor.js';
-import { GatewayMetrics } from './observability/metrics.js';
+import { GatewayMetrics, type GatewayTotals } from './observability/metrics.js';
+import {
+  HISTORY_SECONDS,
+  StatsHistory,
+  type StatsLatest,
+  type StatsPoint,
+  type StatsSample,
+} from './observability/stats-history.js';
 import { observedTelemetry } from './observability/telemetry.js';
 import { type GovernorOptions, type ResolvedConfig, resolveOptions, type TunableOptions } from './options.js';
 import { type Authenticator, refuseUpgrade, WsTransport } from './transports/ws.js';
@@ -75,6 +82,12 @@ export interface Gateway {
   stats(): GatewayFigures;
   /** Prometheus exposition text. */
   metrics(): Promise<string>;
+  /** Cumulative counts since start (admissions, closes, zombies, evictions, cleanup latency). */
+  totals(): Promise<GatewayTotals>;
+  /** The last 15 minutes, one point per second, oldest first, and the newest sample in full. */
+  history(): { points: StatsPoint[]; latest: StatsLatest | undefined };
+  /** Calls `listener` with each new sample, once a second; returns the function that stops it. */
+  onSample(listener: (sample: StatsSample) => void): () => void;
   /** Content type of `metrics()`. */
   readonly metricsContentType: string;
   /**
@@ -113,6 +126,9 @@ export function governorConfig(options: GovernorOptions): GovernorConfig {
     },
   };
 }
+
+/** How often the gateway samples its figures into its history. */
+const SAMPLE_MS = 1_000;
 
 const hubs = new WeakMap<Gateway, Hub>();
 
@@ -189,6 +205,18 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       governor.run(call, upstream === undefined ? { owner } : { owner, upstream }),
   });
   const transport = new WsTransport(core, authenticate);
+  const history = new StatsHistory(HISTORY_SECONDS, (error) => telemetry.failure('sample', error));
+  // On the wheel directly, like the hub's maintenance tick: the gateway's own sampling is not a
+  // client-owned resource, so it stays out of the ledger. close() cancels it.
+  let sampling: WheelTimer | null = null;
+  const sample = () => {
+    sampling = wheel.schedule(SAMPLE_MS, sample);
+    metrics
+      .totals()
+      .then((totals) => history.add(wheel.now(), figures(), totals))
+      .catch((error: unknown) => telemetry.failure('sample', error));
+  };
+  sampling = wheel.schedule(SAMPLE_MS, sample);
   const detachers: Array<() => void> = [];
   let closing: Promise<void> | null = null;
 
@@ -243,6 +271,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     ready: () => core.readiness(),
     stats: figures,
     metrics: () => metrics.render(),
+    totals: () => metrics.totals(),
+    history: () => ({ points: history.points(), latest: history.latest() }),
+    onSample: (listener) => history.subscribe(listener),
     get metricsContentType() {
       return metrics.contentType;
     },
@@ -250,6 +281,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       closing ??= (async () => {
         // Upgrades keep reaching admission while draining, so they get 503 draining rather than a 404.
         await core.drain(closeOptions.drainMs);
+        sampling?.cancel();
+        sampling = null;
         for (const detach of detachers.splice(0)) detach();
         transport.close();
         events.removeAllListeners();

@@ -23,6 +23,13 @@ export {
 } from './gateway.js';
 export type { CircuitStateName } from './governor/breaker.js';
 export { Governor, type GovernorConfig, UpstreamError, type UpstreamStats } from './governor/governor.js';
+export type { GatewayTotals } from './observability/metrics.js';
+export type {
+  CloseRange,
+  StatsLatest,
+  StatsPoint,
+  StatsSample,
+} from './observability/stats-history.js';
 export { DEFAULTS, resolveOptions, type TunableOptions } from './options.js';
 export { CloseCode, isReconnectable, SUBPROTOCOL } from './protocol.js';
 export { parseRetryAfter } from './retry-after.js';

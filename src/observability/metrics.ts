@@ -16,6 +16,35 @@ export function closeCodeLabel(code: number): string {
   return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
 }
 
+/** Cumulative counts since the gateway started: what rates and the dashboard are computed from. */
+export interface GatewayTotals {
+  /** Upgrade admissions by outcome: `admitted` or the refusal's error code. */
+  admissions: Record<string, number>;
+  /** Closed connections by close code (bounded labels, as in `/metrics`). */
+  closes: Record<string, number>;
+  /** Zombie connections removed, by heartbeat or by probe. */
+  zombies: number;
+  /** Live connections evicted, by reason. */
+  evictions: Record<string, number>;
+  /** Cleanup latency: upper bounds in seconds and the count in each bucket (not cumulative; the last is +Inf). */
+  cleanup: { bounds: number[]; counts: number[] };
+}
+
+type Values = Awaited<ReturnType<Counter['get']>>['values'];
+
+function byLabel(values: Values, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) {
+    const key = String(v.labels[label]);
+    out[key] = (out[key] ?? 0) + v.value;
+  }
+  return out;
+}
+
+function sum(values: Values): number {
+  return values.reduce((total, v) => total + v.value, 0);
+}
+
 /** Numeric value of a pressure level for the gauge. */
 export const PRESSURE_VALUE: Record<PressureLevel, number> = { ok: 0, warning: 1, shedding: 2, critical: 3 };
 
@@ -114,6 +143,34 @@ export class GatewayMetrics {
     for (const [kind, value] of Object.entries(s.resources)) g.resources.set({ kind }, value);
     this.upstream.refresh(s.upstream ?? {});
     return this.registry.metrics();
+  }
+
+  /** Cumulative counters, read from the same metrics `/metrics` exposes. */
+  async totals(): Promise<GatewayTotals> {
+    const [admissions, closes, zombies, evictions, cleanup] = await Promise.all([
+      this.admissions.get(),
+      this.closes.get(),
+      this.zombies.get(),
+      this.evictions.get(),
+      this.cleanup.get(),
+    ]);
+    const buckets = cleanup.values.filter((v) => v.metricName === 'sockwarden_cleanup_seconds_bucket');
+    const bounds: number[] = [];
+    const counts: number[] = [];
+    let below = 0;
+    for (const bucket of buckets) {
+      // prom-client reports buckets cumulatively, in ascending order, ending with +Inf.
+      bounds.push(bucket.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(bucket.labels.le));
+      counts.push(bucket.value - below);
+      below = bucket.value;
+    }
+    return {
+      admissions: byLabel(admissions.values, 'outcome'),
+      closes: byLabel(closes.values, 'code'),
+      zombies: sum(zombies.values),
+      evictions: byLabel(evictions.values, 'reason'),
+      cleanup: { bounds, counts },
+    };
   }
 
   /** Content type of {@link render}'s output. */
