@@ -57,7 +57,11 @@ export const ERROR_CODES = {
   },
   unauthorized: {
     status: 401,
-    summary: 'The HTTP API request lacks the right Authorization: Bearer API key.',
+    summary: 'The HTTP API or dashboard request lacks the right API key (Authorization: Bearer).',
+  },
+  too_many_streams: {
+    status: 503,
+    summary: 'The dashboard already streams to its maximum number of viewers; retry after one leaves.',
   },
   not_found: { status: 404, summary: 'No such HTTP route.' },
   method_not_allowed: { status: 405, summary: 'The HTTP route exists but not for this method.' },

@@ -93,7 +93,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       ...(config.backendSecret === undefined ? {} : { secret: config.backendSecret }),
     });
   }
-  const server = createHttpServer(
+  const { server, dashboard } = createHttpServer(
     gateway,
     { apiKey: config.apiKey, openOnLoopback: config.insecure },
     config.demo ? { '/': DEMO_PAGE } : {},
@@ -106,6 +106,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   process.stdout.write(`listening on http://${host}:${port}\n`);
   if (config.demo) process.stdout.write(`demo chat: http://${host}:${port}/\n`);
+  process.stdout.write(`dashboard: http://${host}:${port}/dashboard\n`);
   logger.info({ host: config.host, port, path: config.path, limits: gateway.config }, 'sockwarden serving');
 
   return new Promise<number>((resolve) => {
@@ -123,6 +124,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         .close()
         .then(async () => {
           await demo?.close();
+          // Viewers watched the drain; their streams end with it.
+          dashboard.close();
           server.closeAllConnections();
           const leftover = Object.entries(gateway.stats().resources).filter(([, n]) => n !== 0);
           if (leftover.length > 0) logger.error({ leftover }, 'resources left after drain');

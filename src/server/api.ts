@@ -75,7 +75,8 @@ export function authorize(req: IncomingMessage, access: ApiAccess): void {
   }
 }
 
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+/** Reads a request body as text; throws `payload_too_large` past `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -84,8 +85,13 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
       throw new SockwardenError('payload_too_large', `the request body is larger than ${limit} bytes`);
     chunks.push(chunk);
   }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const text = await readBody(req, limit);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new SockwardenError('bad_request', 'the request body is not valid JSON', { field: 'body' });
   }
@@ -109,13 +115,14 @@ function validate<T>(schema: z.ZodType<T>, value: unknown): T {
   throw new SockwardenError('bad_request', message, { field });
 }
 
-/** Handles one `/api/...` request. */
+/** Handles one `/api/...` request; `serverStats` adds the server's own figures to `/api/stats`. */
 export async function handleApi(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
   gateway: Gateway,
   access: ApiAccess,
+  serverStats: () => Record<string, unknown> = () => ({}),
 ): Promise<void> {
   authorize(req, access);
   const route = `${req.method} ${url.pathname}`;
@@ -142,6 +149,7 @@ export async function handleApi(
       return sendJson(res, 200, {
         ...gateway.stats(),
         process: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+        ...serverStats(),
       });
     }
   }

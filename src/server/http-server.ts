@@ -1,22 +1,31 @@
 /**
- * The standalone server's HTTP side: `/healthz`, `/readyz`, `/metrics`, the `/api` routes, the SDK
- * and pages, and the WebSocket upgrade path, all on one `node:http` server.
+ * The standalone server's HTTP side: `/healthz`, `/readyz`, `/metrics`, the `/api` routes, the
+ * dashboard, the SDK and pages, and the WebSocket upgrade path, all on one `node:http` server.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { type ApiAccess, handleApi, sendError, sendJson } from './api.js';
+import { createDashboard, type Dashboard } from './dashboard.js';
+import { MAX_DASHBOARD_STREAMS } from './dashboard-stream.js';
 import { staticAssets } from './static-assets.js';
+
+/** The HTTP server and its dashboard, whose streams the caller ends at shutdown. */
+export interface GatewayHttpServer {
+  server: Server;
+  dashboard: Dashboard;
+}
 
 /** Builds the HTTP server around a gateway; the caller listens. `pages` maps paths to HTML pages. */
 export function createHttpServer(
   gateway: Gateway,
   access: ApiAccess,
   pages: Record<string, string> = {},
-): Server {
+): GatewayHttpServer {
   const assets = staticAssets(pages);
+  const dashboard = createDashboard(gateway, access);
   const server = createServer((req, res) => {
-    route(req, res, gateway, access, assets).catch((error: unknown) => {
+    route(req, res, gateway, access, assets, dashboard).catch((error: unknown) => {
       if (error instanceof SockwardenError) sendError(res, error);
       else {
         gateway.logger.error({ err: error, url: req.url }, 'HTTP request failed');
@@ -26,7 +35,7 @@ export function createHttpServer(
     });
   });
   gateway.attach(server);
-  return server;
+  return { server, dashboard };
 }
 
 async function route(
@@ -35,6 +44,7 @@ async function route(
   gateway: Gateway,
   access: ApiAccess,
   assets: ReturnType<typeof staticAssets>,
+  dashboard: Dashboard,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://gateway.invalid');
   if (req.method === 'GET' && assets(url.pathname, res)) return;
@@ -49,6 +59,11 @@ async function route(
     res.writeHead(200, { 'content-type': gateway.metricsContentType }).end(text);
     return;
   }
-  if (url.pathname.startsWith('/api/')) return handleApi(req, res, url, gateway, access);
+  if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/'))
+    return dashboard.handle(req, res, url);
+  if (url.pathname.startsWith('/api/'))
+    return handleApi(req, res, url, gateway, access, () => ({
+      dashboard: { viewers: dashboard.viewers, maxViewers: MAX_DASHBOARD_STREAMS },
+    }));
   throw new SockwardenError('not_found', `no route ${url.pathname}`);
 }
