@@ -68,14 +68,8 @@ function total(record: Record<string, number>): number {
   return sum;
 }
 
-interface Cumulative {
-  admitted: number;
-  refused: number;
-  closes: Record<CloseRange, number>;
-  zombies: number;
-  evictions: number;
-  throttled: number;
-}
+/** The counters behind a point's rates, as totals since the gateway started. */
+type Cumulative = Pick<StatsPoint, 'admitted' | 'refused' | 'closes' | 'zombies' | 'evictions' | 'throttled'>;
 
 function cumulative(figures: SampledFigures, totals: GatewayTotals): Cumulative {
   const closes: Record<CloseRange, number> = { clean: 0, resumable: 0, final: 0, abnormal: 0 };

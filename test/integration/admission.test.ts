@@ -14,6 +14,13 @@ async function open(url: string, query: Record<string, string | number>, options
   return gw.track(await connect(url, query, options));
 }
 
+function sessionIds(gateway: Running['gateway'], user: string): string[] {
+  return gateway
+    .sessions(user)
+    .map((s) => s.id)
+    .sort();
+}
+
 type Refusal = Error & { status: number; body: string; headers: Record<string, string> };
 
 async function refusal(promise: Promise<unknown>): Promise<Refusal> {
@@ -154,12 +161,7 @@ describe('other admission steps', () => {
     a.ws.terminate();
     await until(() => gateway.stats().detachedSessions === 1, 2_000, 'session a detached');
     await open(url, { user: 'u', session: 'c' });
-    expect(
-      gateway
-        .sessions('u')
-        .map((s) => s.id)
-        .sort(),
-    ).toEqual(['b', 'c']);
+    expect(sessionIds(gateway, 'u')).toEqual(['b', 'c']);
     const error = await refusal(connect(url, { user: 'u', session: 'd' }));
     expect(JSON.parse(error.body).error).toBe('session_limit');
   });
@@ -174,12 +176,7 @@ describe('other admission steps', () => {
     a.ws.terminate();
     await until(() => gateway.stats().detachedSessions === 2, 2_000, 'session a detached');
     await open(url, { user: 'u', session: 'c' });
-    expect(
-      gateway
-        .sessions('u')
-        .map((s) => s.id)
-        .sort(),
-    ).toEqual(['a', 'c', 'x']);
+    expect(sessionIds(gateway, 'u')).toEqual(['a', 'c', 'x']);
     const resumed = await open(url, { user: 'u', session: 'a', lastSeq: 0 });
     expect(resumed.frames[0]).toMatchObject({ resumed: true });
     x.ws.close(1000);
