@@ -91,7 +91,7 @@ export function createDashboard(gateway: Gateway, access: ApiAccess): Dashboard 
         const form = new URLSearchParams(await readBody(req, SIGN_IN_BODY_LIMIT));
         return signInWith(form.get('key') ?? '', res);
       }
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
+      if (req.method !== 'GET') {
         throw new SockwardenError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
       }
       if (url.pathname === '/dashboard' || url.pathname === '/dashboard/') return page(req, res, url);
