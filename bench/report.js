@@ -1,83 +1,144 @@
-// Renders docs/benchmarks.md from one run's results: tables with absolute figures and ratios.
-const fmt = (n, digits = 0) =>
-  n === null || n === undefined
+// Renders docs/benchmarks.md from one run's results: the goals, a table per scenario with absolute
+// figures and ratios against bare `ws`, the charts, and the hand-written analysis in analysis.md.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { evaluateGoals, figureOf, MEASURES } from './measures.js';
+
+const SCENARIO_TITLES = {
+  memory: 'Idle memory, accept rate and close to released',
+  churn: 'Churn',
+  fanout: 'Fan-out',
+  echo: 'Echo',
+  deadPeer: 'Dead-peer detection',
+};
+
+const SCENARIO_NOTES = {
+  memory: (s) =>
+    `Connections are opened from two load processes, 100 upgrades in flight each, and held idle; memory is read after \`gc()\` in the server, against the same server before any connection. The accept rate is that of the first ${fmt(s.memory[0])}. Close to released: ${fmt(s.closes)} clients close at ${fmt(s.closesPerSecond)} per second, timed from the client starting the close to the end of the server's close handler (ws \`close\`, Socket.IO \`disconnect\`, uWS \`close\`, sockwarden's release of slot, session and scope).`,
+  churn: (s) =>
+    `Two load processes, 50 connections in flight each, connect, wait for the welcome, close and wait for the close, for ${s.churnMs / 1000} s. RSS is read after \`gc()\` on the fresh server and again once every connection is gone.`,
+  fanout: (s) =>
+    `${fmt(s.fanout)} connections; the server sends one message to all of them (its own broadcast: a loop over ws clients, sockwarden sessions, \`io.emit\`, uWS \`publish\`), ${s.rounds} times. The figure is when the last connection received it, from the moment the server began.`,
+  echo: (s) =>
+    `${fmt(s.echo)} connections each send a message, wait for its echo and send again, for ${s.echoMs / 1000} s.`,
+  deadPeer: (s) =>
+    `${fmt(s.deadPeers)} connections whose load process is frozen with SIGSTOP, so their TCP stays up and nothing answers. Heartbeat settings, as comparable as each allows: ${s.deadHeartbeatMs / 1000} s.`,
+};
+
+function fmt(n, digits = 0) {
+  return n === null || n === undefined
     ? 'n/a'
     : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits });
+}
 
-export function renderReport(r) {
-  const ws = r.contenders.ws;
-  const sw = r.contenders.sockwarden;
-  const verdict = (met) => (met === null ? '' : met ? 'yes' : '**no**');
-  const row = (label, a, b, ratio, goal, met) =>
-    `| ${label} | ${a} | ${b} | ${ratio} | ${goal} | ${verdict(met)} |`;
+function digitsFor(value) {
+  return Math.abs(value) < 10 ? 2 : Math.abs(value) < 100 ? 1 : 0;
+}
+
+/** Rows are measures, columns contenders; each cell is the figure and its ratio to bare ws. */
+function scenarioTable(results, scenario) {
+  const names = Object.keys(results.contenders).filter((n) => results.contenders[n][scenario]);
+  if (names.length === 0) return '';
+  const ws = results.contenders.ws;
+  const cell = (name, value, base) => {
+    if (value === null) return 'n/a';
+    const figure = fmt(value, digitsFor(value));
+    return base && name !== 'ws' ? `${figure} (${(value / base).toFixed(2)}x)` : figure;
+  };
+  const rows = MEASURES.filter((m) => m.scenario === scenario).map((m) => [
+    m.label(results.sizes),
+    ...names.map((name) => cell(name, figureOf(results.contenders[name], m.key), figureOf(ws, m.key))),
+  ]);
+  const extra = {
+    fanout: [['deliveries missed', (r) => fmt(r.fanout.missed)]],
+    deadPeer: [
+      ['peers never detected', (r) => fmt(r.deadPeer.undetected)],
+      ['heartbeat setting', (r) => r.deadPeer.setting],
+    ],
+  }[scenario];
+  for (const [label, read] of extra ?? [])
+    rows.push([label, ...names.map((name) => read(results.contenders[name]))]);
+  const header = ['measure', ...names];
+  return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+function goalsTable(results) {
+  const lines = ['| goal | ratio | bound | met |', '| --- | --- | --- | --- |'];
+  for (const g of evaluateGoals(results.contenders)) {
+    const bound = g.atMost !== undefined ? `<= ${g.atMost}` : `>= ${g.atLeast}`;
+    const met = g.met === null ? 'not measured' : g.met ? 'yes' : '**no**';
+    lines.push(
+      `| ${g.text} (${g.of} / ${g.against}, ${g.measure}) | ${g.ratio === null ? 'n/a' : g.ratio.toFixed(2)} | ${bound} | ${met} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function sockwardenAlone(results) {
+  const m = results.contenders.sockwarden?.memory;
+  if (!m?.admissionUs) return '';
+  return `## sockwarden alone
+
+| measure | p50 | p99 | samples |
+| --- | --- | --- | --- |
+| admission decision, up to ${fmt(results.sizes.memory.at(-1))} held (µs) | ${fmt(m.admissionUs.p50, 1)} | ${fmt(m.admissionUs.p99, 1)} | ${fmt(m.admissionUs.samples)} |
+| close handler: slot, session and scope released (µs) | ${fmt(m.closeHandlerUs.p50, 1)} | ${fmt(m.closeHandlerUs.p99, 1)} | ${fmt(m.closeHandlerUs.samples)} |
+
+The admission decision is timed in the server from the upgrade request to the reservation (origin,
+connect rate, authentication, pressure, node, IP, user and session limits).
+`;
+}
+
+/** The whole of docs/benchmarks.md for `results`, with `charts` as written by charts.js. */
+export function renderReport(results, charts) {
+  const contenders = Object.entries(results.contenders)
+    .map(
+      ([name, c]) =>
+        `- **${name}** (${Object.entries(c.versions)
+          .map(([p, v]) => `${p} ${v}`)
+          .join(', ')}): heartbeat: ${c.heartbeat}.`,
+    )
+    .join('\n');
+  const skipped = [
+    ...Object.entries(results.skipped).map(([name, why]) => `- **${name}** did not run: ${why}.`),
+    ...results.failures.map((failure) => `- **failed**: ${failure}.`),
+  ];
+  const chart = (file) => {
+    const found = charts.find((c) => c.file === file);
+    return found ? `\n![${found.title}](images/${file})\n` : '';
+  };
+  const sections = Object.keys(SCENARIO_TITLES)
+    .map((scenario) => {
+      const table = scenarioTable(results, scenario);
+      if (!table) return '';
+      const image = { memory: 'bench-memory.png', fanout: 'bench-fanout.png', echo: 'bench-echo.png' }[
+        scenario
+      ];
+      return `## ${SCENARIO_TITLES[scenario]}\n\n${SCENARIO_NOTES[scenario](results.sizes)}\n\n${table}\n${image ? chart(image) : ''}`;
+    })
+    .filter(Boolean)
+    .join('\n');
+  const analysis = readFileSync(join(import.meta.dirname, 'analysis.md'), 'utf8');
   return `# Benchmarks
 
-Measured by \`npm run bench\` on ${r.date.slice(0, 10)}: ${r.cpu}, ${r.cores} cores, ${r.memoryGiB} GiB, Node.js ${r.node}.
-Each server runs in its own process; ${fmt(r.connections)} client connections come from two other processes
-on several loopback source addresses. Memory is measured after \`gc()\` in the server process, against
-the same server with no connection. Ratios are sockwarden divided by bare \`ws\` in the same run. These
-machines are noisy: compare ratios, not absolute figures, and rerun before trusting a change.
+Measured by \`npm run bench\` on ${results.date.slice(0, 10)} in ${fmt(results.elapsedS / 60, 1)} minutes: ${results.cpu}, ${results.cores} cores,
+${results.memoryGiB} GiB, Node.js ${results.node}. Command: \`${results.command}\`.
 
-Reproduce: \`npm run bench\` (or \`node bench/run.js --connections 10000\`). Raw results of every run are in
-\`bench/results/\`.
+Each server runs in its own process with the same application (a welcome frame, echo, and a
+broadcast); the load comes from separate processes on several loopback source addresses. "x ws" is
+the contender's figure divided by bare \`ws\`'s in the same run. These machines are noisy and the load
+shares the server's two cores: compare ratios, not absolute figures, and rerun before trusting a
+change. Raw results of every run are in \`bench/results/\`; each run prints what moved since the last.
 
 ## Contenders
 
-- **ws**: bare \`ws\` 8 with the heartbeat pattern from its README (a 25 s \`setInterval\` over all clients).
-- **sockwarden**: \`createGateway\` with every feature on: heartbeat every 25 s on the timer wheel,
-  per-user limit 10 with zombie probing, sessions with replay rings, metrics, and logs at \`warn\`.
+${[contenders, ...skipped].join('\n')}
 
-## Idle memory and accept rate at ${fmt(r.connections)} connections
+## Goals
 
-| measure | ws | sockwarden | ratio | goal | met |
-| --- | --- | --- | --- | --- | --- |
-${row('RSS per connection (bytes)', fmt(ws.rssPerConnection), fmt(sw.rssPerConnection), fmt(r.ratios.rssPerConnection, 2), '<= 1.2x', r.ratios.rssPerConnection <= 1.2)}
-${row('heap per connection (bytes)', fmt(ws.heapPerConnection), fmt(sw.heapPerConnection), fmt(r.ratios.heapPerConnection, 2), '(no goal: RSS is the measure)', null)}
-${row('accept rate (connections/s)', fmt(ws.acceptPerSecond), fmt(sw.acceptPerSecond), fmt(r.ratios.acceptPerSecond, 2), '>= 0.85x', r.ratios.acceptPerSecond >= 0.85)}
+${goalsTable(results)}
 
-## sockwarden alone
-
-| measure | p50 | p99 | goal | met |
-| --- | --- | --- | --- | --- |
-| admission decision with ${fmt(r.connections)} held (µs) | ${fmt(sw.admissionP50Us, 1)} | ${fmt(sw.admissionP99Us, 1)} | p99 <= 50 µs | ${sw.admissionP99Us <= 50 ? 'yes' : '**no**'} |
-| close to released (µs, ${fmt(sw.closeSamples)} closes) | ${fmt(sw.closeToReleasedP50Us, 1)} | ${fmt(sw.closeToReleasedP99Us, 1)} | p99 <= 1000 µs | ${sw.closeToReleasedP99Us <= 1000 ? 'yes' : '**no**'} |
-
-The admission decision is timed in the server process from the upgrade request to the reservation
-(origin, connect rate, authentication, pressure, node, IP, user and session limits), while the load
-processes keep 100 upgrades in flight each. Close to released is the time the close handler takes to
-release the slot, detach the session and dispose the connection's scope.
-
-## Where a goal is missed, and why
-
-**Memory per idle connection.** A heap snapshot of the sockwarden server holding 2,000 idle
-connections (\`node --heapsnapshot-signal\`, aggregated by constructor) shows what each connection
-holds beyond what \`ws\` itself allocates: the session (sequence number, empty replay ring, its
-scope), the connection's scope with its two wheel timers (heartbeat and idle) and their owned-resource
-records, the frozen identity with its session id and registry key strings, the per-user and per-session
-index entries, the slot lease, and four bound callbacks. That is the price of resumable sessions,
-release on close without a sweep, and per-user probing and eviction; bare \`ws\` with the README
-heartbeat keeps one boolean per socket.
-
-The first profile found a real leak of memory per socket: the ws listeners were closures inside the
-upgrade handler, so every connection kept its \`IncomingMessage\` and parsed URL alive. Fixing that, and
-turning scope resources and wheel entries from closures into small classes, took sockwarden from 2.2x
-to 1.3x to 1.5x (across runs) of bare \`ws\` in RSS (10 KB to 5.7 KB of heap). What would close the rest: creating a
-session's scope and replay ring only when it first sends or detaches, one shared idle/heartbeat entry
-per wheel tick instead of one per connection, and folding the lease and identity into the connection
-object. None of these changes behaviour; they are the next steps, measured by this benchmark.
-
-**Accept rate.** Across runs on this machine the ratio moves between 0.80 and 0.90, straddling the
-goal: the two load processes and the server share two cores, and a CPU profile of the server during
-the fill (\`--cpu-prof\`) shows it 16% idle, with sockwarden's own code (admission, hub, transport,
-frames) under 10% of samples. The largest of those are the per-upgrade \`AbortController\` that lets a
-queued upgrade leave when its socket closes (about 2%) and the welcome frame's \`JSON.stringify\` (about
-2%). A load generator on its own machine would tell the two apart better than this one can.
-
-**Admission p99.** In this run the authenticator is synchronous (\`insecure\` mode), so an admission
-is one synchronous block with no await: p50 is about 33 µs. The p99 tail (80 to 140 µs across runs)
-is garbage collection landing inside that block while 10,000 connections are being allocated; the
-profile shows 5.5% of samples in the collector. Allocating less per connection (above) shortens both.
-With an asynchronous authenticator (JWT verification through WebCrypto) admission awaits once, and the
-wall time then includes other sockets' work too.
-`;
+${sections}
+${sockwardenAlone(results)}
+${analysis}`;
 }

@@ -1,158 +1,145 @@
-// `npm run bench`: sockwarden against bare `ws`, side by side in one run, each server in its own
-// process and the load in separate processes on several loopback addresses. Writes
-// docs/benchmarks.md and bench/results/<date>.json, and prints the change against the last run.
-// Flags: --connections N (default 10000), --smoke (500 connections, no docs update), --json.
-import { fork } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// `npm run bench`: sockwarden against bare `ws`, Socket.IO and uWebSockets.js, side by side in one
+// run. Each server runs in its own process and the load in separate processes on several loopback
+// source addresses. Writes bench/results/<date>.json, prints the change against the previous run,
+// and renders docs/benchmarks.md with its charts.
+// Flags: --smoke (tiny sizes; no files written), --json (results on stdout),
+// --contenders ws,sockwarden (a subset), --scenarios memory,echo (a subset).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { renderCharts } from './charts.js';
+import { CONTENDERS, inspect } from './contenders.js';
+import { figureOf, MEASURES } from './measures.js';
+import { progress } from './processes.js';
+import { renderReport } from './report.js';
+import { SCENARIOS, SIZES } from './scenarios.js';
 
-const { values: flags } = parseArgs({
-  options: { connections: { type: 'string' }, smoke: { type: 'boolean' }, json: { type: 'boolean' } },
-});
-const CONNECTIONS = Number(flags.connections ?? (flags.smoke ? 500 : 10_000));
-const EXTRA = Math.max(100, Math.round(CONNECTIONS / 10));
-const LOAD_PROCESSES = 2;
-// Fresh loopback source addresses for every contender of every run: closed connections sit in
-// TIME_WAIT for a minute, and a contender that reuses another's addresses pays for its ports.
-const RUN_OCTET = 10 + Math.floor(Math.random() * 200);
-const addressesFor = (contender) => [2, 3, 4, 5].map((host) => `127.${RUN_OCTET}.${contender}.${host}`);
-const STEP_TIMEOUT_MS = 120_000;
 const here = import.meta.dirname;
+const USAGE = `Usage: npm run bench -- [flags]   (or: sockwarden bench [flags])
 
-function progress(text) {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
+  --smoke                 Tiny sizes, to check that every scenario runs; writes no files.
+  --json                  Print the raw results as JSON on stdout.
+  --contenders a,b        Run only these: ${CONTENDERS.map((c) => c.name).join(', ')}.
+  --scenarios a,b         Run only these: ${SCENARIOS.map(([name]) => name).join(', ')}.
+  --profile DIR           Write a CPU profile of every server process into DIR (open in Chrome DevTools).
+  --report FILE           Run nothing: render docs/benchmarks.md and its charts from saved results.
+  --help                  This text.
+
+Only a full run of every contender and scenario writes bench/results/ and docs/benchmarks.md.`;
+
+let flags;
+try {
+  ({ values: flags } = parseArgs({
+    options: {
+      smoke: { type: 'boolean' },
+      json: { type: 'boolean' },
+      contenders: { type: 'string' },
+      scenarios: { type: 'string' },
+      profile: { type: 'string' },
+      report: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  }));
+} catch (error) {
+  process.stderr.write(`bench: ${error.message}\n${USAGE}\n`);
+  process.exit(2);
+}
+if (flags.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (flags.report) {
+  await writeDocs(JSON.parse(readFileSync(flags.report, 'utf8')));
+  process.exit(0);
 }
 
-/** Forks a process and gives it a `next(type)` that waits for its next message of that type. */
-function start(script, args = []) {
-  const child = fork(join(here, script), args, {
-    execArgv: ['--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const waiting = new Map();
-  child.on('message', (message) => {
-    if (message.type === 'progress') progress(`  ${script}: ${message.opened} open`);
-    const resolve = waiting.get(message.type);
-    waiting.delete(message.type);
-    resolve?.(message);
-  });
-  child.next = (type) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${script}: no ${type} within ${STEP_TIMEOUT_MS} ms`)),
-        STEP_TIMEOUT_MS,
-      );
-      waiting.set(type, (m) => {
-        clearTimeout(timer);
-        resolve(m);
-      });
-    });
-  child.ask = (type, answerType = type) => {
-    const answer = child.next(answerType);
-    child.send({ type });
-    return answer;
-  };
-  return child;
+/** Renders the charts and docs/benchmarks.md for one full run, in the project's Markdown format. */
+async function writeDocs(results) {
+  const charts = await renderCharts(results, join(here, '../docs/images'));
+  const doc = join(here, '../docs/benchmarks.md');
+  writeFileSync(doc, renderReport(results, charts));
+  // Biome aligns the tables, as `npm test`'s lint expects; without it the file is still valid Markdown.
+  const biome = join(here, '../node_modules/.bin/biome');
+  if (existsSync(biome)) execFileSync(biome, ['format', '--write', doc], { stdio: 'ignore' });
+  progress('wrote docs/benchmarks.md');
 }
 
-function percentile(samples, p) {
-  if (samples.length === 0) return null;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-async function openLoad(url, count, processes, userOffset, sourceAddresses) {
-  const perProcess = Math.ceil(count / processes);
-  const loads = Array.from({ length: processes }, (_, i) => {
-    const addresses = sourceAddresses.filter((_, j) => j % processes === i).join(',');
-    return start('load-client.js', [url, String(perProcess), addresses, String(userOffset + i * perProcess)]);
-  });
-  await Promise.all(loads.map((l) => l.next('ready')));
-  const started = performance.now();
-  const opened = await Promise.all(loads.map((l) => l.ask('open', 'opened')));
-  const ms = performance.now() - started;
-  return {
-    loads,
-    opened: opened.reduce((n, o) => n + o.opened, 0),
-    failed: opened.reduce((n, o) => n + o.failed, 0),
-    ms,
-  };
-}
-
-async function measure(name, script, addresses) {
-  progress(`${name}: starting server`);
-  const server = start(script);
-  const { port } = await server.next('ready');
-  const url = `ws://127.0.0.1:${port}/ws`;
-  const base = await server.ask('memory');
-  progress(`${name}: opening ${CONNECTIONS} connections`);
-  const held = await openLoad(url, CONNECTIONS, LOAD_PROCESSES, 0, addresses);
-  await new Promise((r) => setTimeout(r, 1_000));
-  const full = await server.ask('memory');
-  const result = {
-    connections: held.opened,
-    failed: held.failed,
-    acceptPerSecond: held.opened / (held.ms / 1000),
-    rssPerConnection: (full.rss - base.rss) / held.opened,
-    heapPerConnection: (full.heapUsed - base.heapUsed) / held.opened,
-  };
-  progress(
-    `${name}: ${held.opened} open in ${Math.round(held.ms)} ms; ${Math.round(result.rssPerConnection)} B RSS each`,
-  );
-  if (name === 'sockwarden') {
-    await server.ask('samples');
-    progress(`${name}: ${EXTRA} more upgrades with ${held.opened} held`);
-    const extra = await openLoad(url, EXTRA, 1, CONNECTIONS, addresses);
-    const { admissionUs } = await server.ask('samples');
-    await Promise.all([...held.loads, ...extra.loads].map((load) => load.ask('close', 'closed')));
-    await new Promise((r) => setTimeout(r, 2_000));
-    const { cleanupUs } = await server.ask('samples');
-    Object.assign(result, {
-      admissionP50Us: percentile(admissionUs, 50),
-      admissionP99Us: percentile(admissionUs, 99),
-      closeToReleasedP50Us: percentile(cleanupUs, 50),
-      closeToReleasedP99Us: percentile(cleanupUs, 99),
-      closeSamples: cleanupUs.length,
-    });
-    for (const load of [...held.loads, ...extra.loads]) load.send({ type: 'exit' });
-  } else {
-    for (const load of held.loads) load.send({ type: 'exit' });
+function pick(flag, all, what) {
+  if (flag === undefined) return all;
+  const names = flag.split(',');
+  const unknown = names.filter((n) => !all.some(([name]) => name === n));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `bench: unknown ${what} ${unknown.join(', ')}; known: ${all.map(([n]) => n).join(', ')}\n`,
+    );
+    process.exit(2);
   }
-  server.send({ type: 'exit' });
-  return result;
+  return all.filter(([name]) => names.includes(name));
 }
+
+const contenders = pick(
+  flags.contenders,
+  CONTENDERS.map((c) => [c.name, c]),
+  'contender',
+).map(([, c]) => c);
+const scenarios = pick(flags.scenarios, SCENARIOS, 'scenario');
+const mode = flags.smoke ? 'smoke' : 'full';
+const sizes = SIZES[mode];
+// Fresh loopback source addresses for every contender and scenario of every run: closed
+// connections sit in TIME_WAIT for a minute, and a contender reusing another's pays for its ports.
+const runOctet = 10 + Math.floor(Math.random() * 200);
+const addressesFor = (contender, scenario) =>
+  Array.from({ length: 8 }, (_, host) => `127.${runOctet}.${contender * 8 + scenario}.${host + 2}`);
 
 const results = {
   date: new Date().toISOString(),
+  mode,
+  command: `node bench/run.js${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
   node: process.version,
   cpu: cpus()[0]?.model,
   cores: cpus().length,
   memoryGiB: Math.round(totalmem() / 2 ** 30),
-  connections: CONNECTIONS,
+  sizes,
   contenders: {},
+  skipped: {},
+  failures: [],
 };
-const contenders = [
-  ['ws', 'servers/ws-server.js'],
-  ['sockwarden', 'servers/sockwarden-server.js'],
-];
-for (const [index, [name, script]] of contenders.entries()) {
-  results.contenders[name] = await measure(name, script, addressesFor(index));
+
+const started = Date.now();
+for (const [c, contender] of contenders.entries()) {
+  const { missing, versions } = inspect(contender);
+  if (missing) {
+    results.skipped[contender.name] = missing;
+    progress(`${contender.name}: skipped, ${missing}`);
+    continue;
+  }
+  const entry = { versions, heartbeat: contender.heartbeat(25_000) };
+  results.contenders[contender.name] = entry;
+  for (const [s, [name, run]] of scenarios.entries()) {
+    progress(
+      `[${c * scenarios.length + s + 1}/${contenders.length * scenarios.length}] ${contender.name}: ${name}`,
+    );
+    try {
+      entry[name] = await run(contender, {
+        sizes,
+        addresses: addressesFor(CONTENDERS.indexOf(contender), s),
+        profileDir: flags.profile,
+      });
+    } catch (error) {
+      // One contender failing a scenario must not hide the others' figures; the run still fails.
+      results.failures.push(`${contender.name} ${name}: ${error.message}`);
+      progress(`${contender.name}: ${name} FAILED: ${error.message}`);
+      process.exitCode = 1;
+    }
+  }
 }
-const ws = results.contenders.ws;
-const sw = results.contenders.sockwarden;
-results.ratios = {
-  rssPerConnection: sw.rssPerConnection / ws.rssPerConnection,
-  heapPerConnection: sw.heapPerConnection / ws.heapPerConnection,
-  acceptPerSecond: sw.acceptPerSecond / ws.acceptPerSecond,
-};
-for (const [name, r] of Object.entries(results.contenders)) {
-  if (r.connections !== CONNECTIONS || r.failed > 0)
-    throw new Error(`${name}: opened ${r.connections} of ${CONNECTIONS}, ${r.failed} failed`);
-}
+results.elapsedS = Math.round((Date.now() - started) / 1000);
+
 if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-if (!flags.smoke) {
+const complete = contenders.length === CONTENDERS.length && scenarios.length === SCENARIOS.length;
+if (mode === 'full' && complete) {
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
   const previous = readdirSync(dir)
@@ -163,15 +150,25 @@ if (!flags.smoke) {
     join(dir, `${results.date.replace(/[:.]/g, '-')}.json`),
     `${JSON.stringify(results, null, 2)}\n`,
   );
-  if (previous) {
-    const before = JSON.parse(readFileSync(join(dir, previous), 'utf8'));
-    for (const [key, value] of Object.entries(results.ratios)) {
-      const old = before.ratios?.[key];
-      if (old) progress(`change since ${previous}: ${key} ratio ${old.toFixed(2)} -> ${value.toFixed(2)}`);
+  if (previous) printChange(JSON.parse(readFileSync(join(dir, previous), 'utf8')), previous);
+  await writeDocs(results);
+}
+progress(`done in ${results.elapsedS} s`);
+
+/** Prints every figure that moved by more than 5% since the previous run. */
+function printChange(before, name) {
+  progress(`change since ${name}:`);
+  for (const [contender, after] of Object.entries(results.contenders)) {
+    for (const measure of MEASURES) {
+      const old = figureOf(before.contenders?.[contender], measure.key);
+      const now = figureOf(after, measure.key);
+      if (old === null || now === null || old === 0) continue;
+      const change = (now - old) / old;
+      if (Math.abs(change) < 0.05) continue;
+      const better = measure.lower ? change < 0 : change > 0;
+      progress(
+        `  ${contender} ${measure.key}: ${old.toFixed(1)} -> ${now.toFixed(1)} (${change > 0 ? '+' : ''}${(change * 100).toFixed(0)}%, ${better ? 'better' : 'worse'})`,
+      );
     }
   }
-  const { renderReport } = await import('./report.js');
-  writeFileSync(join(here, '../docs/benchmarks.md'), renderReport(results));
-  progress('wrote docs/benchmarks.md');
 }
-progress('done');

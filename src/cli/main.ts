@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { SockwardenError } from '../errors.js';
 import { soakHelpText } from '../soak/plan.js';
+import { bench } from './bench.js';
 import { serve } from './serve.js';
 import { helpText } from './serve-flags.js';
 import { soak } from './soak.js';
@@ -13,6 +14,7 @@ const USAGE = `Usage: sockwarden <command> [flags]
 Commands:
   serve     Run the gateway standalone (sockwarden serve --help lists every flag).
   soak      Drive churn and faults at a running gateway and check nothing leaked (--help).
+  bench     Compare sockwarden with ws, Socket.IO and uWebSockets.js (from a clone; --help).
   --version Print the version.`;
 
 function version(): string {
@@ -40,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       return await soak(rest);
     }
+    if (command === 'bench') return await bench(rest);
     if (command === '--version' || command === '-v') {
       process.stdout.write(`${version()}\n`);
       return 0;
