@@ -194,7 +194,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const figures = (): GatewayFigures => ({ ...core.stats(), upstream: governor.stats() });
   const core = new Hub({
     config,
-    engine: (options.engine ?? memoryEngine())(config),
+    engine: (options.engine ?? memoryEngine())(config, {
+      schedule: (delayMs, task) => wheel.schedule(delayMs, task),
+      failure: (error) => telemetry.failure('engine', error),
+    }),
     wheel,
     ledger,
     root,

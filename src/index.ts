@@ -4,7 +4,7 @@
  */
 export type { Principal } from './core/admission.js';
 export type { CoreConfig, PerUserPolicy } from './core/config.js';
-export type { Engine, EngineFactory, SlotLimits, SlotRequest } from './core/engine.js';
+export type { Engine, EngineFactory, EngineHost, SlotLimits, SlotRequest } from './core/engine.js';
 export type { Target } from './core/hub.js';
 export type { ResourceKind, Scope } from './core/scope.js';
 export type { MessageContext, MessageHandler, Session } from './core/session.js';

@@ -55,5 +55,16 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** What the gateway lends an engine: its timer wheel, and where to report failures. */
+export interface EngineHost {
+  /**
+   * Runs `task` once after `delayMs` on the gateway's shared timer wheel (invariant I5). An engine
+   * with periodic work (lease refresh) schedules its next run from inside the task.
+   */
+  schedule(delayMs: number, task: () => void): { cancel(): boolean };
+  /** Reports a failure the engine recovered from, for logs and the failures metric. */
+  failure(error: unknown): void;
+}
+
 /** Builds an engine for a gateway's limits. `createGateway({ engine })` takes one of these. */
-export type EngineFactory = (limits: SlotLimits) => Engine;
+export type EngineFactory = (limits: SlotLimits, host: EngineHost) => Engine;
