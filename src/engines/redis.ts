@@ -1,0 +1,234 @@
+/**
+ * The Redis engine: per-user and per-IP limits that hold across every gateway node sharing one Redis.
+ * Each admitted connection holds a lease in Redis with a TTL; its node extends all of its leases in
+ * one round trip per refresh tick, on the gateway's timer wheel. Release deletes the lease in the
+ * close handler (invariant I1), and a node that dies stops refreshing, so its leases expire and its
+ * users' slots come back within the TTL and one tick.
+ *
+ * The node's own cap (`maxConnections`) and a local copy of every lease it holds are kept by an
+ * in-process memory engine. When Redis cannot answer, admission falls back to those local limits
+ * (fail open) and the refresh re-registers every lease once Redis is back.
+ *
+ * Work in progress (issue 5): cross-node routing, resume from a Redis replay store, the
+ * degraded-mode metric and `--redis-fail closed` are not built yet; this engine is not exported.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type {
+  Engine,
+  EngineCounts,
+  EngineFactory,
+  EngineHost,
+  SlotDecision,
+  SlotLease,
+  SlotLimits,
+  SlotRequest,
+} from '../core/engine.js';
+import { memoryEngine } from './memory.js';
+import { REFRESH, RELEASE, RESERVE } from './redis-scripts.js';
+
+/** Options of {@link redisEngine}. */
+export interface RedisEngineOptions {
+  /** `redis://host:port/db`. */
+  url: string;
+  /** How long a lease lives without a refresh (default 15 s). */
+  leaseTtlMs?: number;
+  /** Prefix of every key this engine writes (default `sockwarden:`). */
+  keyPrefix?: string;
+  /** Longest wait for one Redis command before admission falls back to local limits (default 1 s). */
+  commandTimeoutMs?: number;
+}
+
+/** Default lease TTL: long enough to ride out a refresh missed under load, short enough to recover a dead node's slots. */
+export const DEFAULT_LEASE_TTL_MS = 15_000;
+
+interface Held {
+  readonly userKey: string;
+  readonly ipKey: string;
+  readonly local: SlotLease;
+}
+
+type ScriptedRedis = Redis & {
+  swReserve(...args: Array<string | number>): Promise<string>;
+  swRelease(...args: Array<string | number>): Promise<number>;
+  swRefresh(...args: Array<string | number>): Promise<number>;
+};
+
+/** See the module comment. */
+export class RedisEngine implements Engine {
+  readonly name = 'redis';
+  /** This node's id: the prefix of its lease ids and the name of its liveness key. */
+  readonly nodeId = randomUUID();
+  private readonly redis: ScriptedRedis;
+  private readonly local: Engine;
+  private readonly held = new Map<string, Held>();
+  private readonly ttlMs: number;
+  private readonly prefix: string;
+  private nextLease = 0;
+  private refreshing: { cancel(): boolean } | null = null;
+  private closed = false;
+  private startedUp = false;
+  private startup: Promise<void> | null = null;
+  private readonly commandTimeoutMs: number;
+  /** True while Redis cannot answer and admission runs on local limits. */
+  degraded = false;
+
+  constructor(
+    private readonly limits: SlotLimits,
+    private readonly host: EngineHost,
+    options: RedisEngineOptions,
+  ) {
+    this.ttlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    this.prefix = options.keyPrefix ?? 'sockwarden:';
+    this.local = memoryEngine()(limits, host);
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 1_000;
+    // No offline queue: while Redis is away a command fails at once and admission falls back,
+    // rather than every upgrade waiting on a queue nobody bounds.
+    this.redis = new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: this.commandTimeoutMs,
+    }) as ScriptedRedis;
+    this.redis.defineCommand('swReserve', { numberOfKeys: 3, lua: RESERVE });
+    this.redis.defineCommand('swRelease', { numberOfKeys: 3, lua: RELEASE });
+    this.redis.defineCommand('swRefresh', { numberOfKeys: 2, lua: REFRESH });
+    // ioredis reconnects by itself; an unhandled 'error' event would crash the process.
+    this.redis.on('error', (error: unknown) => this.host.failure(error));
+    this.redis.on('ready', () => void this.refresh());
+    this.scheduleRefresh();
+  }
+
+  /** Resolves once the connection to Redis is up (for tests and start-up checks). */
+  async whenReady(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+  }
+
+  /**
+   * Right after start, upgrades wait for the first connection to Redis, once and for at most one
+   * command timeout: deciding on local limits only because Redis had not answered yet would let a
+   * user past the cluster's limit on every node that just started.
+   */
+  private firstConnection(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = this.host.schedule(this.commandTimeoutMs, resolve);
+      void this.whenReady().then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+  }
+
+  async reserve(request: SlotRequest): Promise<SlotDecision> {
+    // The node's cap and a local copy first: the local counts are a subset of the cluster's, so
+    // anything they refuse the cluster would refuse too.
+    const local = await this.local.reserve(request);
+    if (!local.ok) return local;
+    const id = `${this.nodeId}:${(this.nextLease++).toString(36)}`;
+    const held: Held = {
+      userKey: `${this.prefix}u:${request.user}`,
+      ipKey: `${this.prefix}ip:${request.ip}`,
+      local: local.lease,
+    };
+    if (!this.startedUp) {
+      this.startup ??= this.firstConnection().then(() => {
+        this.startedUp = true;
+      });
+      await this.startup;
+    }
+    if (!this.degraded) {
+      try {
+        const verdict = await this.redis.swReserve(
+          this.leasesKey,
+          held.userKey,
+          held.ipKey,
+          id,
+          this.ttlMs,
+          this.limits.maxConnectionsPerUser,
+          this.limits.maxConnectionsPerIp,
+          request.replacing,
+        );
+        if (verdict !== 'ok') {
+          local.lease.release();
+          return { ok: false, code: verdict === 'ip_limit' ? 'ip_limit' : 'user_limit' };
+        }
+      } catch (error) {
+        this.degrade(error);
+      }
+    }
+    this.held.set(id, held);
+    return { ok: true, lease: { release: () => this.release(id) } };
+  }
+
+  connectionsOf(user: string): number {
+    return this.local.connectionsOf(user);
+  }
+
+  /** This node's figures; the cluster's are in Redis. */
+  counts(top: number): EngineCounts {
+    return this.local.counts(top);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.refreshing?.cancel();
+    for (const id of [...this.held.keys()]) this.release(id);
+    try {
+      await this.redis.del(this.nodeKey);
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  private get leasesKey(): string {
+    return `${this.prefix}leases`;
+  }
+
+  private get nodeKey(): string {
+    return `${this.prefix}node:${this.nodeId}`;
+  }
+
+  private release(id: string): void {
+    const held = this.held.get(id);
+    if (!held) return;
+    this.held.delete(id);
+    held.local.release();
+    // Sent now, in the close handler; if Redis cannot take it the lease expires on its own.
+    this.redis.swRelease(this.leasesKey, held.userKey, held.ipKey, id).catch((error: unknown) => {
+      this.degrade(error);
+    });
+  }
+
+  private scheduleRefresh(): void {
+    if (this.closed) return;
+    this.refreshing = this.host.schedule(Math.floor(this.ttlMs / 3), () => {
+      this.scheduleRefresh();
+      void this.refresh();
+    });
+  }
+
+  /** One round trip: extends every lease of this node and its liveness key. */
+  private async refresh(): Promise<void> {
+    if (this.closed || this.redis.status !== 'ready') return;
+    const args: Array<string | number> = [this.ttlMs];
+    for (const [id, held] of this.held) args.push(id, held.userKey, held.ipKey);
+    try {
+      await this.redis.swRefresh(this.leasesKey, this.nodeKey, ...args);
+      this.degraded = false;
+    } catch (error) {
+      this.degrade(error);
+    }
+  }
+
+  private degrade(error: unknown): void {
+    this.degraded = true;
+    this.host.failure(error);
+  }
+}
+
+/** Limits across every node on one Redis. `createGateway({ engine: redisEngine({ url }) })`. */
+export function redisEngine(options: RedisEngineOptions): EngineFactory {
+  return (limits, host) => new RedisEngine(limits, host, options);
+}

@@ -1,0 +1,186 @@
+/**
+ * The engine contract, run against both engines: every limit holds, atomically, and a released slot
+ * is free again. Then what only a shared engine must do: limits across nodes, a dead node's slots
+ * coming back within the lease TTL, and admission that keeps answering while Redis is down.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine, EngineHost, SlotDecision, SlotLimits } from '../../src/core/engine.js';
+import { memoryEngine } from '../../src/engines/memory.js';
+import { type RedisEngine, redisEngine } from '../../src/engines/redis.js';
+import { until } from '../helpers/gateway.js';
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+
+const LIMITS: SlotLimits = { maxConnections: 5, maxConnectionsPerUser: 3, maxConnectionsPerIp: 4 };
+const failures: unknown[] = [];
+/** The gateway lends its timer wheel; plain timers stand in for it here. */
+const host: EngineHost = {
+  schedule(delayMs, task) {
+    const timer = setTimeout(task, delayMs);
+    return {
+      cancel() {
+        clearTimeout(timer);
+        return true;
+      },
+    };
+  },
+  failure: (error) => void failures.push(error),
+};
+const engines: Engine[] = [];
+afterEach(async () => {
+  for (const engine of engines.splice(0)) await engine.close();
+  failures.length = 0;
+});
+
+function slot(engine: Engine, user: string, ip = '10.0.0.1', replacing = 0): Promise<SlotDecision> {
+  return Promise.resolve(engine.reserve({ user, ip, replacing }));
+}
+
+function codes(decisions: SlotDecision[]): string[] {
+  return decisions.map((d) => (d.ok ? 'ok' : d.code));
+}
+
+const redisOk = redisAvailable();
+let redis: TestRedis | null = null;
+let prefixes = 0;
+beforeAll(async () => {
+  if (redisOk) redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** A Redis engine on the test's server; each test gets its own key prefix, so tests never share slots. */
+async function redisNode(prefix: string, limits = LIMITS, leaseTtlMs = 15_000): Promise<RedisEngine> {
+  const engine = redisEngine({ url: redis?.url as string, keyPrefix: prefix, leaseTtlMs })(
+    limits,
+    host,
+  ) as RedisEngine;
+  engines.push(engine);
+  await engine.whenReady();
+  return engine;
+}
+
+const kinds: Array<[string, boolean, () => Promise<() => Promise<Engine>>]> = [
+  [
+    'memory',
+    true,
+    async () => {
+      const engine = memoryEngine()(LIMITS, host);
+      engines.push(engine);
+      // One process is one node: every "node" of the memory engine is the same counters.
+      return async () => engine;
+    },
+  ],
+  [
+    'redis',
+    redisOk,
+    async () => {
+      const prefix = `t${prefixes++}:`;
+      return () => redisNode(prefix);
+    },
+  ],
+];
+
+describe.each(kinds)('engine contract: %s', (_name, available, nodes) => {
+  it.runIf(available)('holds the per-user limit and frees a released slot', async () => {
+    const node = await (await nodes())();
+    const held = await Promise.all([1, 2, 3].map(() => slot(node, 'alice')));
+    expect(codes(held)).toEqual(['ok', 'ok', 'ok']);
+    expect(codes([await slot(node, 'alice')])).toEqual(['user_limit']);
+    const first = held[0];
+    if (first?.ok) {
+      first.lease.release();
+      first.lease.release();
+    }
+    expect(codes([await slot(node, 'alice'), await slot(node, 'alice')])).toEqual(['ok', 'user_limit']);
+  });
+
+  it.runIf(available)('holds the per-IP limit and the node cap', async () => {
+    const node = await (await nodes())();
+    const fromOneIp = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((user) => slot(node, user)));
+    expect(codes(fromOneIp)).toEqual(['ok', 'ok', 'ok', 'ok', 'ip_limit']);
+    expect(codes([await slot(node, 'f', '10.0.0.2'), await slot(node, 'g', '10.0.0.3')])).toEqual([
+      'ok',
+      'node_full',
+    ]);
+  });
+
+  it.runIf(available)(
+    'admits a takeover at the user limit: the replaced connection does not count',
+    async () => {
+      const node = await (await nodes())();
+      for (let i = 0; i < 3; i++) await slot(node, 'alice');
+      expect(codes([await slot(node, 'alice', '10.0.0.1', 1)])).toEqual(['ok']);
+    },
+  );
+
+  it.runIf(available)('decides concurrent admissions on two nodes atomically', async () => {
+    const node = await nodes();
+    const [a, b] = [await node(), await node()] as [Engine, Engine];
+    const decisions = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => slot(i % 2 ? a : b, 'alice', `10.0.1.${i}`)),
+    );
+    expect(codes(decisions).filter((c) => c === 'ok')).toHaveLength(3);
+    expect(codes(decisions).filter((c) => c === 'user_limit')).toHaveLength(17);
+  });
+});
+
+describe.runIf(redisOk)('redis engine across nodes', () => {
+  it('frees the slots of a node killed with SIGKILL within the lease TTL and one tick', async () => {
+    const prefix = 'dead:';
+    const ttl = 1_500;
+    const survivor = await redisNode(prefix, LIMITS, ttl);
+    const child = spawn(process.execPath, [
+      join(import.meta.dirname, 'fixtures/hold-leases.mjs'),
+      redis?.url as string,
+      prefix,
+      'alice',
+      '3',
+      String(ttl),
+    ]);
+    const deadNode = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        const match = /held (\S+)/.exec(String(d));
+        if (match) resolve(match[1] as string);
+      });
+      child.once('exit', (code) => reject(new Error(`fixture exited with ${code}`)));
+    });
+    expect(codes([await slot(survivor, 'alice', '10.0.0.2')])).toEqual(['user_limit']);
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    let decision = await slot(survivor, 'alice', '10.0.0.2');
+    while (!decision.ok && Date.now() - killedAt < ttl + 2_000) {
+      await new Promise((r) => setTimeout(r, 50));
+      decision = await slot(survivor, 'alice', '10.0.0.2');
+    }
+    expect(decision.ok, 'the user can connect elsewhere within the lease TTL + 2 s').toBe(true);
+    const client = new Redis(redis?.url as string);
+    const leases = [
+      ...(await client.zrange(`${prefix}leases`, 0, -1)),
+      ...(await client.zrange(`${prefix}u:alice`, 0, -1)),
+    ];
+    await client.quit();
+    expect(leases.filter((id) => id.startsWith(deadNode))).toEqual([]);
+    expect(leases.length).toBeGreaterThan(0);
+  });
+
+  it('admits on local limits while Redis is down, and registers the leases again when it returns', async () => {
+    const prefix = 'outage:';
+    const node = await redisNode(prefix, LIMITS, 1_500);
+    await slot(node, 'alice');
+    await redis?.stop();
+    const during = await Promise.all([slot(node, 'alice'), slot(node, 'alice'), slot(node, 'alice')]);
+    // Fail open: the node's own counts decide, and they still hold the per-user limit.
+    expect(codes(during)).toEqual(['ok', 'ok', 'user_limit']);
+    expect(node.degraded).toBe(true);
+    await redis?.start();
+    await until(() => !node.degraded, 5_000, 'the engine to reconnect and refresh');
+    const client = new Redis(redis?.url as string);
+    expect(await client.zcard(`${prefix}u:alice`)).toBe(3);
+    await client.quit();
+    expect(failures.length).toBeGreaterThan(0);
+  });
+});
