@@ -197,6 +197,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     engine: (options.engine ?? memoryEngine())(config, {
       schedule: (delayMs, task) => wheel.schedule(delayMs, task),
       failure: (error) => telemetry.failure('engine', error),
+      degradedChanged: (degraded) => {
+        if (degraded) logger.warn('engine degraded: Redis is unreachable, admission uses this node only');
+        else logger.info('engine recovered: leases registered again, cluster limits apply');
+      },
     }),
     wheel,
     ledger,

@@ -179,7 +179,8 @@ export class Admission {
         };
       }
       if (pending.code !== 'user_limit') {
-        const retry = pending.code === 'node_full' ? jitter(5_000) : undefined;
+        const retry =
+          pending.code === 'node_full' || pending.code === 'engine_unavailable' ? jitter(5_000) : undefined;
         return refuse(pending.code, undefined, retry, user);
       }
       if (!probed) {

@@ -20,7 +20,7 @@ export interface SlotRequest {
 }
 
 /** Why an engine refused a slot. */
-export type SlotRefusal = 'node_full' | 'ip_limit' | 'user_limit';
+export type SlotRefusal = 'node_full' | 'ip_limit' | 'user_limit' | 'engine_unavailable';
 
 /**
  * A reserved slot (invariant I3). Release uses this handle, never a key derived again; it is
@@ -45,6 +45,8 @@ export interface EngineCounts {
 export interface Engine {
   /** Name for logs and stats, e.g. "memory". */
   readonly name: string;
+  /** True while a shared engine cannot reach its store and admission runs on this node's limits. */
+  readonly degraded: boolean;
   /** Checks every limit and reserves a slot in one atomic step (invariant I4). */
   reserve(request: SlotRequest): SlotDecision | Promise<SlotDecision>;
   /** Slots this user holds. */
@@ -64,6 +66,8 @@ export interface EngineHost {
   schedule(delayMs: number, task: () => void): { cancel(): boolean };
   /** Reports a failure the engine recovered from, for logs and the failures metric. */
   failure(error: unknown): void;
+  /** Called when {@link Engine.degraded} changes, so the gateway can log it. */
+  degradedChanged(degraded: boolean): void;
 }
 
 /** Builds an engine for a gateway's limits. `createGateway({ engine })` takes one of these. */

@@ -34,6 +34,8 @@ export interface GatewayStats {
   queuedUpgrades: number;
   draining: boolean;
   engine: string;
+  /** True while the shared engine cannot reach its store (admission on this node's limits, or refused). */
+  engineDegraded: boolean;
   /** The 10 users with most connections. */
   topUsers: Array<{ user: string; connections: number }>;
 }
@@ -68,6 +70,7 @@ export function computeStats(
     queuedUpgrades,
     draining,
     engine: engine.name,
+    engineDegraded: engine.degraded,
     topUsers: engine.counts(10).topUsers,
   };
 }

@@ -6,11 +6,12 @@
  * users' slots come back within the TTL and one tick.
  *
  * The node's own cap (`maxConnections`) and a local copy of every lease it holds are kept by an
- * in-process memory engine. When Redis cannot answer, admission falls back to those local limits
- * (fail open) and the refresh re-registers every lease once Redis is back.
+ * in-process memory engine. When Redis cannot answer, the engine is degraded: admission falls back
+ * to those local limits (fail open, the default) or refuses with `engine_unavailable` (fail closed),
+ * and the refresh re-registers every lease once Redis is back.
  *
- * Work in progress (issue 5): cross-node routing, resume from a Redis replay store, the
- * degraded-mode metric and `--redis-fail closed` are not built yet; this engine is not exported.
+ * Work in progress: cross-node routing and resume from a Redis replay store are not built yet, so
+ * this engine is not exported.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -37,6 +38,8 @@ export interface RedisEngineOptions {
   keyPrefix?: string;
   /** Longest wait for one Redis command before admission falls back to local limits (default 1 s). */
   commandTimeoutMs?: number;
+  /** While Redis is unreachable: admit on this node's limits (true, the default) or refuse. */
+  failOpen?: boolean;
 }
 
 /** Default lease TTL: long enough to ride out a refresh missed under load, short enough to recover a dead node's slots. */
@@ -70,6 +73,7 @@ export class RedisEngine implements Engine {
   private startedUp = false;
   private startup: Promise<void> | null = null;
   private readonly commandTimeoutMs: number;
+  private readonly failOpen: boolean;
   /** True while Redis cannot answer and admission runs on local limits. */
   degraded = false;
 
@@ -82,6 +86,7 @@ export class RedisEngine implements Engine {
     this.prefix = options.keyPrefix ?? 'sockwarden:';
     this.local = memoryEngine()(limits, host);
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1_000;
+    this.failOpen = options.failOpen ?? true;
     // No offline queue: while Redis is away a command fails at once and admission falls back,
     // rather than every upgrade waiting on a queue nobody bounds.
     this.redis = new Redis(options.url, {
@@ -156,6 +161,10 @@ export class RedisEngine implements Engine {
         this.degrade(error);
       }
     }
+    if (this.degraded && !this.failOpen) {
+      local.lease.release();
+      return { ok: false, code: 'engine_unavailable' };
+    }
     this.held.set(id, held);
     return { ok: true, lease: { release: () => this.release(id) } };
   }
@@ -216,15 +225,20 @@ export class RedisEngine implements Engine {
     for (const [id, held] of this.held) args.push(id, held.userKey, held.ipKey);
     try {
       await this.redis.swRefresh(this.leasesKey, this.nodeKey, ...args);
-      this.degraded = false;
+      if (this.degraded) {
+        this.degraded = false;
+        this.host.degradedChanged(false);
+      }
     } catch (error) {
       this.degrade(error);
     }
   }
 
   private degrade(error: unknown): void {
-    this.degraded = true;
     this.host.failure(error);
+    if (this.degraded) return;
+    this.degraded = true;
+    this.host.degradedChanged(true);
   }
 }
 

@@ -73,6 +73,7 @@ export class GatewayMetrics {
     buffered: Gauge;
     replay: Gauge;
     queued: Gauge;
+    engineDegraded: Gauge;
     resources: Gauge<'kind'>;
   };
 
@@ -121,6 +122,10 @@ export class GatewayMetrics {
       buffered: gauge('buffered_bytes', 'Bytes waiting in per-connection send buffers.'),
       replay: gauge('replay_bytes', 'Bytes held in per-session replay rings.'),
       queued: gauge('queued_upgrades', 'Upgrades waiting in the per-user admission queue.'),
+      engineDegraded: gauge(
+        'engine_degraded',
+        '1 while the shared engine cannot reach Redis and admission falls back to this node.',
+      ),
       resources: gauge('resources', 'Live owned resources by kind; all 0 after a drain.', ['kind']),
     };
     this.upstream = new UpstreamMetrics(this.registry);
@@ -140,6 +145,7 @@ export class GatewayMetrics {
     g.buffered.set(s.bufferedBytes);
     g.replay.set(s.replayBytes);
     g.queued.set(s.queuedUpgrades);
+    g.engineDegraded.set(s.engineDegraded ? 1 : 0);
     for (const [kind, value] of Object.entries(s.resources)) g.resources.set({ kind }, value);
     this.upstream.refresh(s.upstream ?? {});
     return this.registry.metrics();

@@ -15,6 +15,7 @@ import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js'
 
 const LIMITS: SlotLimits = { maxConnections: 5, maxConnectionsPerUser: 3, maxConnectionsPerIp: 4 };
 const failures: unknown[] = [];
+const transitions: boolean[] = [];
 /** The gateway lends its timer wheel; plain timers stand in for it here. */
 const host: EngineHost = {
   schedule(delayMs, task) {
@@ -27,11 +28,13 @@ const host: EngineHost = {
     };
   },
   failure: (error) => void failures.push(error),
+  degradedChanged: (degraded) => void transitions.push(degraded),
 };
 const engines: Engine[] = [];
 afterEach(async () => {
   for (const engine of engines.splice(0)) await engine.close();
   failures.length = 0;
+  transitions.length = 0;
 });
 
 function slot(engine: Engine, user: string, ip = '10.0.0.1', replacing = 0): Promise<SlotDecision> {
@@ -53,8 +56,13 @@ afterAll(async () => {
 });
 
 /** A Redis engine on the test's server; each test gets its own key prefix, so tests never share slots. */
-async function redisNode(prefix: string, limits = LIMITS, leaseTtlMs = 15_000): Promise<RedisEngine> {
-  const engine = redisEngine({ url: redis?.url as string, keyPrefix: prefix, leaseTtlMs })(
+async function redisNode(
+  prefix: string,
+  limits = LIMITS,
+  leaseTtlMs = 15_000,
+  failOpen = true,
+): Promise<RedisEngine> {
+  const engine = redisEngine({ url: redis?.url as string, keyPrefix: prefix, leaseTtlMs, failOpen })(
     limits,
     host,
   ) as RedisEngine;
@@ -182,5 +190,20 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
     expect(await client.zcard(`${prefix}u:alice`)).toBe(3);
     await client.quit();
     expect(failures.length).toBeGreaterThan(0);
+    expect(transitions).toEqual([true, false]);
+  });
+
+  it('refuses with engine_unavailable while Redis is down when set to fail closed', async () => {
+    const node = await redisNode('closed:', LIMITS, 1_500, false);
+    expect(codes([await slot(node, 'alice')])).toEqual(['ok']);
+    await redis?.stop();
+    expect(codes([await slot(node, 'alice'), await slot(node, 'bob')])).toEqual([
+      'engine_unavailable',
+      'engine_unavailable',
+    ]);
+    await redis?.start();
+    await until(() => !node.degraded, 5_000, 'the engine to reconnect and refresh');
+    expect(codes([await slot(node, 'alice')])).toEqual(['ok']);
+    expect(transitions).toEqual([true, false]);
   });
 });

@@ -24,10 +24,10 @@ afterEach(async () => {
   for (const node of nodes.splice(0)) await node.stop();
 });
 
-async function node(prefix: string): Promise<Running> {
+async function node(prefix: string, failOpen = true): Promise<Running> {
   const running = await startGateway({
     maxConnectionsPerUser: 3,
-    engine: redisEngine({ url: redis?.url as string, keyPrefix: prefix }),
+    engine: redisEngine({ url: redis?.url as string, keyPrefix: prefix, failOpen }),
   });
   nodes.push(running);
   return running;
@@ -39,13 +39,19 @@ async function open(running: Running, user: string): Promise<TestClient> {
   return client;
 }
 
-async function refusedStatus(running: Running, user: string): Promise<number> {
+type Refusal = { status: number; body: string; headers: Record<string, string> };
+
+async function refusal(running: Running, user: string): Promise<Refusal | null> {
   try {
     clients.push(await connect(running.url, { user }));
   } catch (error) {
-    return (error as { status: number }).status;
+    return error as Refusal;
   }
-  return 101;
+  return null;
+}
+
+async function refusedStatus(running: Running, user: string): Promise<number> {
+  return (await refusal(running, user))?.status ?? 101;
 }
 
 describe.runIf(available)('gateways sharing one Redis', () => {
@@ -70,5 +76,33 @@ describe.runIf(available)('gateways sharing one Redis', () => {
     await client.quit();
     await open(b, 'alice');
     expect(await refusedStatus(b, 'alice')).toBe(429);
+  });
+
+  it('says so in stats and /metrics while Redis is down, keeps admitting, and recovers', async () => {
+    const running = await node('outage:');
+    await open(running, 'alice');
+    await redis?.stop();
+    await open(running, 'alice');
+    expect(running.gateway.stats().engineDegraded).toBe(true);
+    expect(await running.gateway.metrics()).toMatch(/^sockwarden_engine_degraded 1$/m);
+    await redis?.start();
+    await until(() => !running.gateway.stats().engineDegraded, 5_000, 'the engine to recover');
+    expect(await running.gateway.metrics()).toMatch(/^sockwarden_engine_degraded 0$/m);
+    const client = new Redis(redis?.url as string);
+    expect(await client.zcard('outage:u:alice')).toBe(2);
+    await client.quit();
+  });
+
+  it('refuses with 503 engine_unavailable and a Retry-After while Redis is down, when set to fail closed', async () => {
+    const running = await node('closed:', false);
+    await open(running, 'alice');
+    await redis?.stop();
+    const refused = await refusal(running, 'alice');
+    expect(refused?.status).toBe(503);
+    expect(JSON.parse(refused?.body ?? '{}')).toMatchObject({ error: 'engine_unavailable' });
+    expect(Number(refused?.headers['retry-after'])).toBeGreaterThan(0);
+    await redis?.start();
+    await until(() => !running.gateway.stats().engineDegraded, 5_000, 'the engine to recover');
+    await open(running, 'alice');
   });
 });

@@ -16,6 +16,7 @@ function figures(connections: number, throttled = 0): SampledFigures {
     queuedUpgrades: 0,
     draining: false,
     engine: 'memory',
+    engineDegraded: false,
     topUsers: [],
     upstream: throttled ? { default: { throttled } as SampledFigures['upstream'][string] } : {},
   };
