@@ -70,9 +70,12 @@ export interface Gateway {
   on(event: 'session', listener: (session: Session) => void): Gateway;
   /** Removes a listener. */
   off(event: 'session', listener: (session: Session) => void): Gateway;
-  /** Sends `data` to every session of `target` (or one); counts sessions on a socket and ones only queued for resume. */
+  /**
+   * Sends `data` to every session of `target` (or one); counts this node's sessions on a socket and
+   * those only queued for resume. With a shared engine, every other node delivers to its own too.
+   */
   publish(target: Target, data: unknown): { delivered: number; queued: number };
-  /** Ends every session of `target` (or one) with close 4103; returns how many. */
+  /** Ends every session of `target` (or one) with close 4103, on every node; returns how many here. */
   disconnect(target: Target): number;
   /** A user's live sessions. */
   sessions(user: string): SessionInfo[];
@@ -201,6 +204,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         if (degraded) logger.warn('engine degraded: Redis is unreachable, admission uses this node only');
         else logger.info('engine recovered: leases registered again, cluster limits apply');
       },
+      // Only called once the engine hears from another node, after `core` exists.
+      deliver: (operation) => core.deliverRemote(operation),
     }),
     wheel,
     ledger,

@@ -53,9 +53,22 @@ export interface Engine {
   connectionsOf(user: string): number;
   /** Current figures, with the `top` users by connections. */
   counts(top: number): EngineCounts;
+  /**
+   * Sends an operation to every other node, which applies it to the sessions it holds. Absent on
+   * an engine that is one node only.
+   */
+  relay?(operation: RemoteOperation): void;
   /** Releases what the engine holds outside the process. */
   close(): Promise<void>;
 }
+
+/**
+ * A publish or disconnect that other nodes must apply to the sessions they hold. `json` is the
+ * message data, serialized once by the node where it was asked for.
+ */
+export type RemoteOperation =
+  | { kind: 'publish'; user: string; session?: string; json: string }
+  | { kind: 'disconnect'; user: string; session?: string };
 
 /** What the gateway lends an engine: its timer wheel, and where to report failures. */
 export interface EngineHost {
@@ -68,6 +81,8 @@ export interface EngineHost {
   failure(error: unknown): void;
   /** Called when {@link Engine.degraded} changes, so the gateway can log it. */
   degradedChanged(degraded: boolean): void;
+  /** Applies an operation another node relayed to the sessions this node holds. */
+  deliver(operation: RemoteOperation): void;
 }
 
 /** Builds an engine for a gateway's limits. `createGateway({ engine })` takes one of these. */

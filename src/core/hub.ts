@@ -7,7 +7,7 @@ import { CloseCode, PONG_FRAME, retryAfterReason } from '../protocol.js';
 import { Admission, type AdmissionRequest, type AdmissionResult, type Ticket } from './admission.js';
 import type { CoreConfig } from './config.js';
 import { Connection, type ConnectionHost, type ConnectionPort } from './connection.js';
-import type { Engine } from './engine.js';
+import type { Engine, RemoteOperation } from './engine.js';
 import { sessionKeyOf } from './identity.js';
 import { PressureMonitor } from './pressure.js';
 import { Registry } from './registry.js';
@@ -192,8 +192,33 @@ export class Hub implements ConnectionHost {
     return longest !== undefined;
   }
 
-  /** Sends data to every session of the target; returns how many were on a socket and how many only queued. */
+  /**
+   * Sends data to every session of the target, here and (through the engine) on every other node.
+   * Returns how many sessions of this node were on a socket and how many only queued; other nodes
+   * deliver on their own.
+   */
   publish(target: Target, json: string): { delivered: number; queued: number } {
+    this.parts.engine.relay?.({ kind: 'publish', ...target, json });
+    return this.publishHere(target, json);
+  }
+
+  /** Ends every session of the target with close 4103, here and on every other node; returns how many here. */
+  disconnect(target: Target): number {
+    this.parts.engine.relay?.({ kind: 'disconnect', ...target });
+    return this.disconnectHere(target);
+  }
+
+  /** Applies what another node relayed to this node's sessions. */
+  deliverRemote(operation: RemoteOperation): void {
+    const target: Target =
+      operation.session === undefined
+        ? { user: operation.user }
+        : { user: operation.user, session: operation.session };
+    if (operation.kind === 'publish') this.publishHere(target, operation.json);
+    else this.disconnectHere(target);
+  }
+
+  private publishHere(target: Target, json: string): { delivered: number; queued: number } {
     let delivered = 0;
     let queued = 0;
     for (const session of this.sessionsFor(target)) {
@@ -204,8 +229,7 @@ export class Hub implements ConnectionHost {
     return { delivered, queued };
   }
 
-  /** Ends every session of the target with close 4103; returns how many. */
-  disconnect(target: Target): number {
+  private disconnectHere(target: Target): number {
     const sessions = this.sessionsFor(target);
     for (const session of sessions) session.close(CloseCode.DisconnectedByApi, 'disconnected by the API');
     return sessions.length;

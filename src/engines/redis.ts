@@ -10,7 +10,8 @@
  * to those local limits (fail open, the default) or refuses with `engine_unavailable` (fail closed),
  * and the refresh re-registers every lease once Redis is back.
  *
- * Work in progress: cross-node routing and resume from a Redis replay store are not built yet, so
+ * Publishes and disconnects reach every node through one pub/sub channel; each node applies them to
+ * the sessions it holds. Work in progress: resume from a Redis replay store is not built yet, so
  * this engine is not exported.
  */
 import { randomUUID } from 'node:crypto';
@@ -20,12 +21,14 @@ import type {
   EngineCounts,
   EngineFactory,
   EngineHost,
+  RemoteOperation,
   SlotDecision,
   SlotLease,
   SlotLimits,
   SlotRequest,
 } from '../core/engine.js';
 import { memoryEngine } from './memory.js';
+import { RedisRouter } from './redis-router.js';
 import { REFRESH, RELEASE, RESERVE } from './redis-scripts.js';
 
 /** Options of {@link redisEngine}. */
@@ -63,6 +66,7 @@ export class RedisEngine implements Engine {
   /** This node's id: the prefix of its lease ids and the name of its liveness key. */
   readonly nodeId = randomUUID();
   private readonly redis: ScriptedRedis;
+  private readonly router: RedisRouter;
   private readonly local: Engine;
   private readonly held = new Map<string, Held>();
   private readonly ttlMs: number;
@@ -100,13 +104,20 @@ export class RedisEngine implements Engine {
     // ioredis reconnects by itself; an unhandled 'error' event would crash the process.
     this.redis.on('error', (error: unknown) => this.host.failure(error));
     this.redis.on('ready', () => void this.refresh());
+    this.router = new RedisRouter(this.redis, `${this.prefix}route`, this.nodeId, host);
     this.scheduleRefresh();
   }
 
-  /** Resolves once the connection to Redis is up (for tests and start-up checks). */
+  relay(operation: RemoteOperation): void {
+    this.router.relay(operation).catch((error: unknown) => this.degrade(error));
+  }
+
+  /** Resolves once the connection to Redis is up and this node hears the routing channel. */
   async whenReady(): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+    if (this.redis.status !== 'ready') {
+      await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+    }
+    await this.router.subscribed;
   }
 
   /**
@@ -183,6 +194,7 @@ export class RedisEngine implements Engine {
     this.closed = true;
     this.refreshing?.cancel();
     for (const id of [...this.held.keys()]) this.release(id);
+    this.router.close();
     try {
       await this.redis.del(this.nodeKey);
       await this.redis.quit();

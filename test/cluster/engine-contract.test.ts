@@ -29,6 +29,7 @@ const host: EngineHost = {
   },
   failure: (error) => void failures.push(error),
   degradedChanged: (degraded) => void transitions.push(degraded),
+  deliver: () => {},
 };
 const engines: Engine[] = [];
 afterEach(async () => {

@@ -78,6 +78,35 @@ describe.runIf(available)('gateways sharing one Redis', () => {
     expect(await refusedStatus(b, 'alice')).toBe(429);
   });
 
+  it('routes a publish and a disconnect asked for on one node to the user on another', async () => {
+    const [a, b] = [await node('route:'), await node('route:')] as [Running, Running];
+    const onB = await open(b, 'alice');
+    const bobOnA = await open(a, 'bob');
+    // Counts are this node's: alice has no session on A, and B delivers on its own.
+    expect(a.gateway.publish({ user: 'alice' }, { hello: 'from A' })).toEqual({ delivered: 0, queued: 0 });
+    const frame = await onB.next((f) => f.type === 'message', 2_000);
+    expect(frame).toMatchObject({ seq: 1, data: { hello: 'from A' } });
+    // Exactly once: the publishing node does not apply its own operation a second time.
+    b.gateway.publish({ user: 'bob' }, 'from B');
+    await bobOnA.next((f) => f.type === 'message', 2_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(bobOnA.messages()).toEqual([{ seq: 1, data: 'from B' }]);
+    expect(a.gateway.disconnect({ user: 'alice' })).toBe(0);
+    expect((await onB.closed).code).toBe(4103);
+  });
+
+  it('ignores a malformed operation on the routing channel and keeps routing', async () => {
+    const [a, b] = [await node('junk:'), await node('junk:')] as [Running, Running];
+    const onB = await open(b, 'alice');
+    const client = new Redis(redis?.url as string);
+    await client.publish('junk:route', '{"from":"elsewhere","operation":{"kind":"disconnect"}}');
+    await client.publish('junk:route', 'not json');
+    await client.quit();
+    a.gateway.publish({ user: 'alice' }, 'still here');
+    expect(await onB.next((f) => f.type === 'message', 2_000)).toMatchObject({ data: 'still here' });
+    expect(onB.ws.readyState).toBe(onB.ws.OPEN);
+  });
+
   it('says so in stats and /metrics while Redis is down, keeps admitting, and recovers', async () => {
     const running = await node('outage:');
     await open(running, 'alice');
