@@ -160,12 +160,14 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
     expect(codes([await slot(survivor, 'alice', '10.0.0.2')])).toEqual(['user_limit']);
     const killedAt = Date.now();
     child.kill('SIGKILL');
-    let decision = await slot(survivor, 'alice', '10.0.0.2');
-    while (!decision.ok && Date.now() - killedAt < ttl + 2_000) {
-      await new Promise((r) => setTimeout(r, 50));
-      decision = await slot(survivor, 'alice', '10.0.0.2');
+    // The dead node's three leases expire one by one (each from its own last refresh); all three
+    // slots must come back within the TTL + 2 s.
+    let won = 0;
+    while (won < 3 && Date.now() - killedAt < ttl + 2_000) {
+      if ((await slot(survivor, 'alice', '10.0.0.2')).ok) won++;
+      else await new Promise((r) => setTimeout(r, 50));
     }
-    expect(decision.ok, 'the user can connect elsewhere within the lease TTL + 2 s').toBe(true);
+    expect(won, 'slots the user got back on another node within the lease TTL + 2 s').toBe(3);
     const client = new Redis(redis?.url as string);
     const leases = [
       ...(await client.zrange(`${prefix}leases`, 0, -1)),
