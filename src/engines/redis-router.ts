@@ -28,15 +28,17 @@ export class RedisRouter {
     private readonly channel: string,
     private readonly nodeId: string,
     private readonly host: Pick<EngineHost, 'deliver' | 'failure'>,
+    /** Connection errors: an outage, which the engine reports once. */
+    onConnectionError: (error: unknown) => void,
   ) {
     // With its offline queue, unlike the command connection: the subscription waits for the
     // connection instead of failing when it is asked for before Redis has answered.
     this.subscriber = redis.duplicate({ enableOfflineQueue: true });
-    this.subscriber.on('error', (error: unknown) => host.failure(error));
+    this.subscriber.on('error', onConnectionError);
     this.subscriber.on('message', (_channel: string, text: string) => this.received(text));
     this.subscribed = this.subscriber.subscribe(channel).then(
       () => undefined,
-      (error: unknown) => host.failure(error),
+      (error: unknown) => onConnectionError(error),
     );
   }
 

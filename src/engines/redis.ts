@@ -102,9 +102,11 @@ export class RedisEngine implements Engine {
     this.redis.defineCommand('swRelease', { numberOfKeys: 3, lua: RELEASE });
     this.redis.defineCommand('swRefresh', { numberOfKeys: 2, lua: REFRESH });
     // ioredis reconnects by itself; an unhandled 'error' event would crash the process.
-    this.redis.on('error', (error: unknown) => this.host.failure(error));
+    this.redis.on('error', (error: unknown) => this.degrade(error));
     this.redis.on('ready', () => void this.refresh());
-    this.router = new RedisRouter(this.redis, `${this.prefix}route`, this.nodeId, host);
+    this.router = new RedisRouter(this.redis, `${this.prefix}route`, this.nodeId, host, (error) =>
+      this.degrade(error),
+    );
     this.scheduleRefresh();
   }
 
@@ -246,10 +248,15 @@ export class RedisEngine implements Engine {
     }
   }
 
+  /**
+   * Reports the error that started an outage, once: while Redis is away every admission, close,
+   * publish and reconnect attempt fails, and one log line each would bury the logs. The degraded
+   * gauge and the log line on each change say the rest.
+   */
   private degrade(error: unknown): void {
-    this.host.failure(error);
     if (this.degraded) return;
     this.degraded = true;
+    this.host.failure(error);
     this.host.degradedChanged(true);
   }
 }
