@@ -66,7 +66,10 @@ export interface Gateway {
   attach(server: Server, options?: { path?: string }): void;
   /** Handles one upgrade, for frameworks that route upgrades themselves. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Calls `listener` with every new session (resumes continue the session it already saw). */
+  /**
+   * Calls `listener` with every session this node starts holding: new sessions, and sessions that
+   * moved here from another node (a resume on the same node continues the session it already saw).
+   */
   on(event: 'session', listener: (session: Session) => void): Gateway;
   /** Removes a listener. */
   off(event: 'session', listener: (session: Session) => void): Gateway;
@@ -98,7 +101,11 @@ export interface Gateway {
    * disconnect events, for example). What it owns is counted and released by `close()`.
    */
   scope(name: string): Scope;
-  /** Drains and releases everything; `drainMs` spreads reconnect hints (default `drainTimeoutMs`). */
+  /**
+   * Drains and releases everything; `drainMs` spreads reconnect hints (default `drainTimeoutMs`).
+   * With a shared engine, sessions are also held for up to `drainMs` after their sockets closed,
+   * until other nodes claim them, so that their clients resume there with nothing lost.
+   */
   close(options?: { drainMs?: number }): Promise<void>;
 }
 
@@ -205,7 +212,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         else logger.info('engine recovered: leases registered again, cluster limits apply');
       },
       // Only called once the engine hears from another node, after `core` exists.
-      deliver: (operation) => core.deliverRemote(operation),
+      deliver: (operation): void => core.deliverRemote(operation),
+      handOver: (user, sessionId): { held: boolean; attached: boolean } => core.handOver(user, sessionId),
+      replay: { resumeWindowMs: config.resumeWindowMs, maxMessages: config.replay.maxMessages },
     }),
     wheel,
     ledger,

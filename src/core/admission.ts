@@ -12,6 +12,7 @@ import { createIdentity, type Identity } from './identity.js';
 import type { PressureMonitor } from './pressure.js';
 import type { Registry } from './registry.js';
 import type { Scope } from './scope.js';
+import type { ClaimedSession } from './session-store.js';
 import { SlotQueue } from './slot-queue.js';
 import type { Telemetry } from './telemetry.js';
 import { TokenBucket } from './token-bucket.js';
@@ -46,6 +47,8 @@ export interface Ticket {
   readonly lastSeq: number | undefined;
   /** Why the asked-for session could not be resumed, when it could not. */
   readonly resumeFailure: ResumeFailure | undefined;
+  /** The asked-for session, moved here from another node. */
+  readonly claimed: ClaimedSession | undefined;
   /** Hands the reserved session slot to the session that opens now. */
   consume(): void;
   /** The upgrade failed after admission: give back everything reserved. */
@@ -132,6 +135,27 @@ export class Admission {
     const user = principal.user;
     const sessionId = request.sessionId ?? crypto.randomUUID();
     const identity = createIdentity(user, sessionId, request.ip, `c${(++this.nextConn).toString(36)}`);
+    // A session this node does not hold may be on another: move it here before deciding, so that
+    // the decision below sees it as a resume. Anything but an admission gives it back.
+    const store = this.engine.sessions;
+    const claimed =
+      store && request.sessionId !== undefined && !this.registry.sessions.has(identity.sessionKey)
+        ? ((await store.claim(user, sessionId)) ?? undefined)
+        : undefined;
+    const result = await this.decide(request, principal, identity, claimed, subject, refuse);
+    if (!result.ok) claimed?.abandon();
+    return result;
+  }
+
+  private async decide(
+    request: AdmissionRequest,
+    principal: Principal,
+    identity: Identity,
+    claimed: ClaimedSession | undefined,
+    subject: { ip: string; session?: string },
+    refuse: (code: ErrorCode, message?: string, retryAfterMs?: number, user?: string) => AdmissionResult,
+  ): Promise<AdmissionResult> {
+    const user = principal.user;
     let probed = false;
     let evicting = true;
     const deadline = this.now() + this.config.queueTimeoutMs;
@@ -140,8 +164,9 @@ export class Admission {
       if (request.signal.aborted)
         return refuse('bad_request', 'the client went away during admission', undefined, user);
       const existing = this.registry.sessions.get(identity.sessionKey);
+      const resuming = existing !== undefined || claimed !== undefined;
       const level = this.pressure.update();
-      if (!existing && (level === 'shedding' || level === 'critical')) {
+      if (!resuming && (level === 'shedding' || level === 'critical')) {
         return refuse(
           'shedding',
           'under pressure: new sessions are refused, resumes are admitted',
@@ -152,7 +177,7 @@ export class Admission {
       const reserving = this.engine.reserve({
         user,
         ip: request.ip,
-        replacing: existing?.attached?.open ? 1 : 0,
+        replacing: existing?.attached?.open || claimed?.wasAttached ? 1 : 0,
       });
       // A synchronous engine keeps check, reservation and session count in one step with no await.
       const pending = reserving instanceof Promise ? await reserving : reserving;
@@ -175,7 +200,7 @@ export class Admission {
         this.telemetry.admission('admitted', { ...subject, user });
         return {
           ok: true,
-          ticket: this.ticket(identity, principal, pending.lease, request, existing === undefined),
+          ticket: this.ticket(identity, principal, pending.lease, request, existing === undefined, claimed),
         };
       }
       if (pending.code !== 'user_limit') {
@@ -217,6 +242,7 @@ export class Admission {
     inner: SlotLease,
     request: AdmissionRequest,
     isNew: boolean,
+    claimed: ClaimedSession | undefined,
   ): Ticket {
     const user = identity.user;
     let released = false;
@@ -238,7 +264,7 @@ export class Admission {
       else this.pendingSessions.delete(user);
     };
     let resumeFailure: ResumeFailure | undefined;
-    if (isNew && request.sessionId !== undefined && (request.lastSeq ?? 0) > 0) {
+    if (isNew && !claimed && request.sessionId !== undefined && (request.lastSeq ?? 0) > 0) {
       resumeFailure = this.registry.wasExpired(identity.sessionKey) ? 'expired' : 'unknown';
     }
     return {
@@ -247,6 +273,7 @@ export class Admission {
       lease,
       lastSeq: request.lastSeq,
       resumeFailure,
+      claimed,
       consume,
       abandon: () => {
         consume();

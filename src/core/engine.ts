@@ -1,3 +1,5 @@
+import type { SessionStore } from './session-store.js';
+
 /**
  * The engine port: where connection slots are counted and reserved. The memory engine (default)
  * keeps them in this process; a cluster engine keeps them in a shared store. The core never knows
@@ -58,6 +60,8 @@ export interface Engine {
    * an engine that is one node only.
    */
   relay?(operation: RemoteOperation): void;
+  /** Where sessions live so that they resume on any node. Absent on an engine that is one node only. */
+  readonly sessions?: SessionStore;
   /** Releases what the engine holds outside the process. */
   close(): Promise<void>;
 }
@@ -83,6 +87,13 @@ export interface EngineHost {
   degradedChanged(degraded: boolean): void;
   /** Applies an operation another node relayed to the sessions this node holds. */
   deliver(operation: RemoteOperation): void;
+  /**
+   * Another node claimed a session: end it here (closing its socket with 4100) without forgetting
+   * its shared state. Returns whether this node held it and whether a socket was on it.
+   */
+  handOver(user: string, sessionId: string): { held: boolean; attached: boolean };
+  /** How long a detached session stays resumable and how many frames it keeps for replay. */
+  readonly replay: { readonly resumeWindowMs: number; readonly maxMessages: number };
 }
 
 /** Builds an engine for a gateway's limits. `createGateway({ engine })` takes one of these. */

@@ -12,7 +12,14 @@ import { sessionKeyOf } from './identity.js';
 import { PressureMonitor } from './pressure.js';
 import { Registry } from './registry.js';
 import type { ResourceLedger, Scope } from './scope.js';
-import { GIVEN_UP_REASONS, type Session, SessionEnd, SessionState } from './session.js';
+import {
+  GIVEN_UP_REASONS,
+  SESSION_DRAINED,
+  SESSION_MOVED,
+  type Session,
+  SessionEnd,
+  SessionState,
+} from './session.js';
 import { computeStats, type GatewayStats } from './stats.js';
 import type { PressureLevel, Telemetry } from './telemetry.js';
 import type { TimerWheel, WheelTimer } from './timer-wheel.js';
@@ -34,7 +41,7 @@ export interface HubParts {
   telemetry: Telemetry;
   /** Heap in use and the heap budget, for pressure. */
   heap(): { used: number; limit: number };
-  /** Called with every new session (not with resumes). */
+  /** Called with every session this node starts holding: new ones, and ones that moved here from another node. */
   onSession(session: Session): void;
   /** Runs sessions' upstream calls (the governor). */
   runUpstream: UpstreamRunner;
@@ -52,7 +59,8 @@ export class Hub implements ConnectionHost {
   readonly pressure: PressureMonitor;
   readonly admission: Admission;
   private readonly probing = new Map<string, Promise<number>>();
-  private drained: (() => void) | null = null;
+  /** While draining: checks whether what the drain waits for is done. */
+  private drainCheck: (() => void) | null = null;
   private maintenance: WheelTimer | null = null;
   private maintenanceTicks = 0;
   private readonly sessionHost;
@@ -82,10 +90,12 @@ export class Hub implements ConnectionHost {
       config: parts.config,
       telemetry: parts.telemetry,
       runUpstream: parts.runUpstream,
+      store: parts.engine.sessions,
       now: () => this.now(),
       ended: (session: SessionState, reason: string) => {
         this.registry.removeSession(session, GIVEN_UP_REASONS.has(reason));
         this.telemetry.sessionEnded(session.user, session.id, reason);
+        this.drainCheck?.();
       },
     };
     this.scheduleMaintenance();
@@ -114,16 +124,25 @@ export class Hub implements ConnectionHost {
     );
     this.registry.addConnection(connection);
     let session = this.registry.sessions.get(identity.sessionKey);
-    const resumed = session !== undefined;
+    const { claimed } = ticket;
+    const resumed = session !== undefined || claimed !== undefined;
+    let movedMeanwhile: { messages: string[]; disconnected: boolean } | undefined;
+    const createdHere = session === undefined;
     if (!session) {
-      session = new SessionState(identity, this.parts.root.child('session'), this.sessionHost);
+      session = new SessionState(identity, this.parts.root.child('session'), this.sessionHost, claimed);
       this.registry.addSession(session);
+      // Registered first, so that from this turn on publishes find the session here.
+      movedMeanwhile = claimed?.adopt();
+      this.parts.engine.sessions?.opened(identity.user, identity.session, claimed !== undefined);
+      for (const json of movedMeanwhile?.messages ?? []) session.sendJson(json);
     }
     ticket.consume();
     connection.session = session;
     session.attach(connection, ticket.lastSeq, resumed, ticket.resumeFailure);
     this.telemetry.opened(identity, resumed);
-    if (!resumed) {
+    if (movedMeanwhile?.disconnected) session.close(CloseCode.DisconnectedByApi, 'disconnected by the API');
+    // A session that moved here is new to this node's application, which has no handlers on it yet.
+    if (createdHere) {
       try {
         this.parts.onSession(session);
       } catch (error) {
@@ -147,7 +166,7 @@ export class Hub implements ConnectionHost {
 
   finished(connection: Connection): void {
     this.registry.removeConnection(connection);
-    if (this.drained && this.registry.connections.size === 0) this.drained();
+    this.drainCheck?.();
   }
 
   /** Probes a user's open connections, removing the ones that do not answer. Concurrent calls share one probe. */
@@ -206,6 +225,20 @@ export class Hub implements ConnectionHost {
   disconnect(target: Target): number {
     this.parts.engine.relay?.({ kind: 'disconnect', ...target });
     return this.disconnectHere(target);
+  }
+
+  /**
+   * Another node claimed one of this node's sessions: close its socket with 4100 and end it here,
+   * leaving its shared state to the node that now holds it.
+   */
+  handOver(user: string, sessionId: string): { held: boolean; attached: boolean } {
+    const session = this.registry.sessions.get(sessionKeyOf(user, sessionId));
+    if (!session) return { held: false, attached: false };
+    const connection = session.attached;
+    const attached = connection?.open ?? false;
+    connection?.end(CloseCode.Replaced, 'resumed on another node');
+    session.end(SESSION_MOVED);
+    return { held: true, attached };
   }
 
   /** Applies what another node relayed to this node's sessions. */
@@ -273,20 +306,31 @@ export class Hub implements ConnectionHost {
     for (const connection of [...this.registry.connections]) {
       connection.end(CloseCode.Restart, retryAfterReason(Math.random() * drainMs));
     }
-    if (this.registry.connections.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = this.parts.root.timer(this.config.drainTimeoutMs, resolve);
-        this.drained = () => {
-          timer.dispose();
-          resolve();
-        };
-      });
+    await this.drainUntil(() => this.registry.connections.size === 0, this.config.drainTimeoutMs);
+    // With a shared session store, the clients told to come back over `drainMs` resume on other
+    // nodes, which claim their sessions from here: held until then, so nothing published meanwhile
+    // is lost.
+    if (this.parts.engine.sessions && drainMs > 0) {
+      await this.drainUntil(() => this.registry.sessions.size === 0, drainMs);
     }
     for (const connection of [...this.registry.connections]) connection.terminate();
-    for (const session of [...this.registry.sessions.values()]) session.end('drained');
+    for (const session of [...this.registry.sessions.values()]) session.end(SESSION_DRAINED);
     this.parts.root.dispose();
     this.parts.wheel.stop();
     await this.parts.engine.close();
+  }
+
+  private async drainUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+    if (done()) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.parts.root.timer(timeoutMs, resolve);
+      this.drainCheck = () => {
+        if (!done()) return;
+        timer.dispose();
+        resolve();
+      };
+    });
+    this.drainCheck = null;
   }
 
   private sessionsFor(target: Target): SessionState[] {

@@ -16,6 +16,7 @@ import type { Connection } from './connection.js';
 import type { Identity } from './identity.js';
 import { ReplayRing } from './replay-ring.js';
 import type { Owned, Scope } from './scope.js';
+import type { ClaimedSession, SessionStore } from './session-store.js';
 import type { Telemetry } from './telemetry.js';
 import type { UpstreamCall, UpstreamRunner } from './upstream.js';
 
@@ -79,6 +80,8 @@ export interface SessionHost {
   ended(session: SessionState, reason: string): void;
   /** Runs upstream calls for sessions. */
   readonly runUpstream: UpstreamRunner;
+  /** The engine's shared session store, when sessions resume across nodes. */
+  readonly store: SessionStore | undefined;
 }
 
 /** Why the server itself let go of a session the client may still try to resume. */
@@ -87,6 +90,15 @@ export const SessionEnd = {
   Dropped: 'dropped for a newer session',
   Shed: 'shed under pressure',
 } as const;
+
+/**
+ * Why a session ended here because a client resumed it on another node. Not a reason the server
+ * gave it up: the session lives on there.
+ */
+export const SESSION_MOVED = 'moved to another node';
+
+/** Why a session ended when its node drained; with a shared store its client resumes on another node. */
+export const SESSION_DRAINED = 'drained';
 
 /**
  * End reasons a late resume reports as `expired`: the session existed and the server gave it up
@@ -132,10 +144,18 @@ export class SessionState implements Session {
     readonly identity: Identity,
     readonly scope: Scope,
     private readonly host: SessionHost,
+    /** State of a session that moved here from another node. */
+    claimed?: Pick<ClaimedSession, 'latestSeq' | 'frames'>,
   ) {
     this.user = identity.user;
     this.id = identity.session;
     this.ring = new ReplayRing(host.config.replay);
+    if (claimed) {
+      for (const [seq, frame] of claimed.frames) this.ring.push(seq, frame);
+      // Frames the client acknowledged on the old node are gone; the ring starts after them.
+      this.lastSeq = claimed.latestSeq;
+      if (claimed.frames.length === 0) this.ring.ackUpTo(claimed.latestSeq);
+    }
     scope.own('session', () => this.ring.clear());
   }
 
@@ -172,6 +192,7 @@ export class SessionState implements Session {
     const seq = ++this.lastSeq;
     const frame = messageFrame(seq, json);
     this.ring.push(seq, frame);
+    this.host.store?.sent(this.user, this.id, seq, frame);
     return this.connection ? this.connection.send(frame) : RESOLVED_TRUE;
   }
 
@@ -261,7 +282,9 @@ export class SessionState implements Session {
 
   /** The client has every message up to `seq`: free them from the ring. */
   ack(seq: number): void {
-    this.ring.ackUpTo(Math.min(seq, this.lastSeq));
+    const upTo = Math.min(seq, this.lastSeq);
+    this.ring.ackUpTo(upTo);
+    this.host.store?.acked(this.user, this.id, upTo);
   }
 
   /** Ends the session and releases everything it owns, exactly once. */
@@ -273,6 +296,7 @@ export class SessionState implements Session {
     connection?.end(CloseCode.DisconnectedByApi, 'session ended');
     this.handlers = [];
     this.scope.dispose();
+    this.host.store?.ended(this.user, this.id, reason === SESSION_MOVED || reason === SESSION_DRAINED);
     this.host.ended(this, reason);
   }
 

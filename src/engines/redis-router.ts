@@ -3,17 +3,70 @@
  * on one pub/sub channel, and every other node applies it to the sessions it holds. Delivery is at
  * most once: an operation sent while Redis is away does not reach the other nodes, and the sender
  * is told so (its promise rejects) so that it can count and log it.
+ *
+ * The same channel carries the hand-over of sessions between nodes (claim, handed). Redis delivers
+ * one channel's messages to every subscriber in the order it received them, and each node numbers
+ * what it sends, so a claim is an ordering point every node agrees on: what was published before it
+ * belongs to the old node, what comes after to the new one.
  */
 import type { Redis } from 'ioredis';
 import type { EngineHost, RemoteOperation } from '../core/engine.js';
 
-/** Whether `value` is an operation another node could have sent; anything else is ignored. */
-function isRemoteOperation(value: unknown): value is RemoteOperation {
+/** A node asks the node holding a session to hand it over. */
+export interface ClaimMessage {
+  kind: 'claim';
+  /** Matches the answer to the claim. */
+  id: string;
+  user: string;
+  session: string;
+  /** The node that held the session when the claim was made, the only one that answers. */
+  holder: string;
+}
+
+/** The holder's answer: the session is gone from it and everything it sent is in Redis. */
+export interface HandedMessage {
+  kind: 'handed';
+  /** The claim answered. */
+  id: string;
+  /** Whether a socket was on the session when it was handed over. */
+  attached: boolean;
+}
+
+/** What the engine does with what arrives on the channel. */
+export interface RouterListener {
+  /** An operation from another node; `n` is its number in the sender's sequence. */
+  operation(operation: RemoteOperation, from: string, n: number): void;
+  /** A claim, including this node's own (its echo marks where the ordering point is). */
+  claim(claim: ClaimMessage, from: string): void;
+  /** An answer to a claim, from the node that sent it; `n` is its number in that node's sequence. */
+  handed(handed: HandedMessage, from: string, n: number): void;
+}
+
+type Payload = RemoteOperation | ClaimMessage | HandedMessage;
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+/** Whether `value` is something another node could have sent; anything else is ignored. */
+function isPayload(value: unknown): value is Payload {
   if (typeof value !== 'object' || value === null) return false;
-  const op = value as Record<string, unknown>;
-  if (typeof op.user !== 'string' || (op.session !== undefined && typeof op.session !== 'string'))
-    return false;
-  return op.kind === 'disconnect' || (op.kind === 'publish' && typeof op.json === 'string');
+  const p = value as Record<string, unknown>;
+  switch (p.kind) {
+    case 'publish':
+    case 'disconnect':
+      return (
+        isString(p.user) &&
+        (p.session === undefined || isString(p.session)) &&
+        (p.kind === 'disconnect' || isString(p.json))
+      );
+    case 'claim':
+      return isString(p.id) && isString(p.user) && isString(p.session) && isString(p.holder);
+    case 'handed':
+      return isString(p.id) && typeof p.attached === 'boolean';
+    default:
+      return false;
+  }
 }
 
 /** See the module comment. */
@@ -22,12 +75,15 @@ export class RedisRouter {
   private readonly subscriber: Redis;
   /** Resolves once this node hears the channel (ioredis subscribes again after a reconnect). */
   readonly subscribed: Promise<void>;
+  /** Number of the last message this node sent. */
+  private sent = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly channel: string,
     private readonly nodeId: string,
-    private readonly host: Pick<EngineHost, 'deliver' | 'failure'>,
+    private readonly host: Pick<EngineHost, 'failure'>,
+    private readonly listener: RouterListener,
     /** Connection errors: an outage, which the engine reports once. */
     onConnectionError: (error: unknown) => void,
   ) {
@@ -42,9 +98,20 @@ export class RedisRouter {
     );
   }
 
-  /** Sends `operation` to every other node. */
-  async relay(operation: RemoteOperation): Promise<void> {
-    await this.redis.publish(this.channel, JSON.stringify({ from: this.nodeId, operation }));
+  /** Number of the last message sent: every operation up to it was applied here before anything after. */
+  get lastSent(): number {
+    return this.sent;
+  }
+
+  /**
+   * Sends `payload` to every node. The command is queued on the connection in this call, so what
+   * this node sends reaches Redis in the order it was sent.
+   */
+  send(payload: Payload): Promise<void> {
+    const n = ++this.sent;
+    return this.redis
+      .publish(this.channel, JSON.stringify({ from: this.nodeId, n, payload }))
+      .then(() => undefined);
   }
 
   /** Stops listening. */
@@ -53,18 +120,21 @@ export class RedisRouter {
   }
 
   private received(text: string): void {
-    let message: { from?: unknown; operation?: unknown };
+    let message: { from?: unknown; n?: unknown; payload?: unknown };
     try {
       message = JSON.parse(text) as typeof message;
     } catch (error) {
       this.host.failure(error);
       return;
     }
-    if (message.from === this.nodeId) return;
-    if (!isRemoteOperation(message.operation)) {
-      this.host.failure(new Error(`ignored a malformed operation on ${this.channel}`));
+    const { from, n, payload } = message;
+    if (!isString(from) || typeof n !== 'number' || !isPayload(payload)) {
+      this.host.failure(new Error(`ignored a malformed message on ${this.channel}`));
       return;
     }
-    this.host.deliver(message.operation);
+    if (payload.kind === 'claim') this.listener.claim(payload, from);
+    else if (from === this.nodeId) return;
+    else if (payload.kind === 'handed') this.listener.handed(payload, from, n);
+    else this.listener.operation(payload, from, n);
   }
 }

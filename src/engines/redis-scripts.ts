@@ -54,3 +54,37 @@ end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('SET', KEYS[2], (#ARGV - 1) / 3, 'PX', ttl)
 return (#ARGV - 1) / 3`;
+
+/**
+ * Moves a session's ownership to the claiming node. KEYS: the session's owner key. ARGV: the
+ * claiming node, TTL ms, prefix of node liveness keys. Returns the previous holder (empty when no
+ * node holds the session) and whether that node is alive.
+ */
+export const CLAIM_SESSION = `local holder = redis.call('GET', KEYS[1])
+if not holder then return {'', 0} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {holder, redis.call('EXISTS', ARGV[3] .. holder)}`;
+
+/**
+ * Forgets an ended session, unless another node has claimed it since. KEYS: owner key, stream.
+ * ARGV: this node.
+ */
+export const END_SESSION = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1], KEYS[2])
+end
+return 1`;
+
+/**
+ * Extends every session a node holds. ARGV: TTL ms, this node, then owner key and stream of each
+ * session. An owner key that expired during an outage is set again; one another node holds now is
+ * left alone. Like REFRESH, this needs a single Redis.
+ */
+export const REFRESH_SESSIONS = `local ttl = ARGV[1]
+for i = 3, #ARGV, 2 do
+  local holder = redis.call('GET', ARGV[i])
+  if not holder or holder == ARGV[2] then
+    redis.call('SET', ARGV[i], ARGV[2], 'PX', ttl)
+    redis.call('PEXPIRE', ARGV[i + 1], ttl)
+  end
+end
+return (#ARGV - 2) / 2`;

@@ -11,8 +11,8 @@
  * and the refresh re-registers every lease once Redis is back.
  *
  * Publishes and disconnects reach every node through one pub/sub channel; each node applies them to
- * the sessions it holds. Work in progress: resume from a Redis replay store is not built yet, so
- * this engine is not exported.
+ * the sessions it holds. Sessions live in Redis too (redis-sessions.ts), so a client resumes on
+ * whichever node it reaches.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -30,6 +30,7 @@ import type {
 import { memoryEngine } from './memory.js';
 import { RedisRouter } from './redis-router.js';
 import { REFRESH, RELEASE, RESERVE } from './redis-scripts.js';
+import { RedisSessionStore } from './redis-sessions.js';
 
 /** Options of {@link redisEngine}. */
 export interface RedisEngineOptions {
@@ -43,6 +44,11 @@ export interface RedisEngineOptions {
   commandTimeoutMs?: number;
   /** While Redis is unreachable: admit on this node's limits (true, the default) or refuse. */
   failOpen?: boolean;
+  /**
+   * Longest wait for the node holding a session to hand it over on a resume elsewhere, before its
+   * frames are read from Redis anyway (default twice the command timeout).
+   */
+  handOverWaitMs?: number;
 }
 
 /** Default lease TTL: long enough to ride out a refresh missed under load, short enough to recover a dead node's slots. */
@@ -67,6 +73,8 @@ export class RedisEngine implements Engine {
   readonly nodeId = randomUUID();
   private readonly redis: ScriptedRedis;
   private readonly router: RedisRouter;
+  /** Sessions in Redis, resumable on every node. */
+  readonly sessions: RedisSessionStore;
   private readonly local: Engine;
   private readonly held = new Map<string, Held>();
   private readonly ttlMs: number;
@@ -104,14 +112,37 @@ export class RedisEngine implements Engine {
     // ioredis reconnects by itself; an unhandled 'error' event would crash the process.
     this.redis.on('error', (error: unknown) => this.degrade(error));
     this.redis.on('ready', () => void this.refresh());
-    this.router = new RedisRouter(this.redis, `${this.prefix}route`, this.nodeId, host, (error) =>
-      this.degrade(error),
+    this.router = new RedisRouter(
+      this.redis,
+      `${this.prefix}route`,
+      this.nodeId,
+      host,
+      {
+        operation: (operation, from, n) => {
+          this.sessions.observe(operation, from, n, false);
+          host.deliver(operation);
+        },
+        claim: (message, from) => this.sessions.onClaim(message, from),
+        handed: (message, from, n) => this.sessions.onHanded(message, from, n),
+      },
+      (error) => this.degrade(error),
     );
+    this.sessions = new RedisSessionStore(this.redis, this.router, host, {
+      nodeId: this.nodeId,
+      prefix: this.prefix,
+      // A dead node's sessions stay resumable for a resume window after its last refresh.
+      ttlMs: host.replay.resumeWindowMs + this.ttlMs,
+      handOverWaitMs: options.handOverWaitMs ?? 2 * this.commandTimeoutMs,
+      maxMessages: host.replay.maxMessages,
+      unavailable: () => this.degraded,
+      onError: (error) => this.degrade(error),
+    });
     this.scheduleRefresh();
   }
 
   relay(operation: RemoteOperation): void {
-    this.router.relay(operation).catch((error: unknown) => this.degrade(error));
+    this.router.send(operation).catch((error: unknown) => this.degrade(error));
+    this.sessions.observe(operation, this.nodeId, this.router.lastSent, true);
   }
 
   /** Resolves once the connection to Redis is up and this node hears the routing channel. */
@@ -239,6 +270,7 @@ export class RedisEngine implements Engine {
     for (const [id, held] of this.held) args.push(id, held.userKey, held.ipKey);
     try {
       await this.redis.swRefresh(this.leasesKey, this.nodeKey, ...args);
+      await this.sessions.refresh();
       if (this.degraded) {
         this.degraded = false;
         this.host.degradedChanged(false);

@@ -30,6 +30,8 @@ const host: EngineHost = {
   failure: (error) => void failures.push(error),
   degradedChanged: (degraded) => void transitions.push(degraded),
   deliver: () => {},
+  handOver: () => ({ held: false, attached: false }),
+  replay: { resumeWindowMs: 30_000, maxMessages: 100 },
 };
 const engines: Engine[] = [];
 afterEach(async () => {

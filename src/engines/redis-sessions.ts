@@ -1,0 +1,332 @@
+/**
+ * Sessions that resume on any node: the session-store port on Redis. Each session has an owner key
+ * (the node holding it) and a stream of the frames it sent (entry id = sequence number, capped by
+ * MAXLEN, trimmed on acks). Both expire after the resume window plus the lease TTL unless their
+ * node refreshes them on its refresh tick, so a dead node's sessions stay resumable for a resume
+ * window and then go away on their own.
+ *
+ * A claim moves a session here: one script makes this node the owner and names the old holder; a
+ * claim message on the routing channel asks the holder to close its socket (4100), end the session
+ * there and answer once everything it sent is in the stream. The claim message is the ordering
+ * point (see redis-router.ts): publishes the holder saw before it are in the stream, and those after
+ * it are collected here until the session opens, so the client gets each message exactly once.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { EngineHost, RemoteOperation } from '../core/engine.js';
+import { sessionKeyOf } from '../core/identity.js';
+import type { ClaimedSession, SessionStore } from '../core/session-store.js';
+import { messageFrame } from '../protocol.js';
+import type { ClaimMessage, HandedMessage, RedisRouter } from './redis-router.js';
+import { CLAIM_SESSION, END_SESSION, REFRESH_SESSIONS } from './redis-scripts.js';
+
+type SessionRedis = Redis & {
+  swClaimSession(...args: Array<string | number>): Promise<[string, number]>;
+  swEndSession(...args: Array<string | number>): Promise<number>;
+  swRefreshSessions(...args: Array<string | number>): Promise<number>;
+};
+
+/** Settings of a {@link RedisSessionStore}. */
+export interface RedisSessionSettings {
+  nodeId: string;
+  prefix: string;
+  /** Lifetime of a session's keys without a refresh. */
+  ttlMs: number;
+  /** Longest wait for the old holder's answer before reading the stream anyway. */
+  handOverWaitMs: number;
+  /** Frames kept per session (MAXLEN). */
+  maxMessages: number;
+  /** True while Redis is away: no claims then. */
+  unavailable(): boolean;
+  /** A Redis command failed. */
+  onError(error: unknown): void;
+}
+
+/** A claim under way on this node. */
+class PendingClaim {
+  readonly id = randomUUID();
+  holder = '';
+  /** This node's claim is on the wire: its own publishes from now on are for the new session. */
+  sent = false;
+  /** The claim came back on the channel: other nodes' publishes from now on are for the new session. */
+  echoed = false;
+  /** Whether to wait for the holder's answer (false when it is dead or is this node). */
+  awaitAnswer = false;
+  /** Number of the holder's answer in its sequence; its operations before it are in the stream. */
+  answeredAt: number | undefined;
+  attached = false;
+  readonly buffer: Array<{ from: string; n: number; operation: RemoteOperation }> = [];
+  /** Another node claimed the session while this claim was under way: answer it once settled. */
+  claimedBy: ClaimMessage | undefined;
+  wake: (() => void) | null = null;
+  settle!: () => void;
+  readonly settled = new Promise<void>((resolve) => {
+    this.settle = resolve;
+  });
+
+  constructor(
+    readonly user: string,
+    readonly session: string,
+  ) {}
+
+  get ready(): boolean {
+    return this.echoed && (!this.awaitAnswer || this.answeredAt !== undefined);
+  }
+
+  targets(operation: RemoteOperation): boolean {
+    return (
+      operation.user === this.user && (operation.session === undefined || operation.session === this.session)
+    );
+  }
+}
+
+/** See the module comment. */
+export class RedisSessionStore implements SessionStore {
+  /** Sessions held here, by session key. */
+  private readonly held = new Map<string, { user: string; session: string }>();
+  private readonly pending = new Map<string, PendingClaim>();
+  /** Sessions whose frames Redis missed during an outage: forgotten there, so no node replays a gap. */
+  private readonly broken = new Map<string, boolean>();
+  private readonly redis: SessionRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly router: RedisRouter,
+    private readonly host: EngineHost,
+    private readonly settings: RedisSessionSettings,
+  ) {
+    redis.defineCommand('swClaimSession', { numberOfKeys: 1, lua: CLAIM_SESSION });
+    redis.defineCommand('swEndSession', { numberOfKeys: 2, lua: END_SESSION });
+    redis.defineCommand('swRefreshSessions', { numberOfKeys: 0, lua: REFRESH_SESSIONS });
+    this.redis = redis as SessionRedis;
+  }
+
+  async claim(user: string, session: string): Promise<ClaimedSession | null> {
+    const key = sessionKeyOf(user, session);
+    // Two upgrades for one session on this node: the second waits, then resumes what the first opened.
+    for (let p = this.pending.get(key); p; p = this.pending.get(key)) await p.settled;
+    if (this.held.has(key) || this.settings.unavailable()) return null;
+    const claim = new PendingClaim(user, session);
+    this.pending.set(key, claim);
+    try {
+      const { nodeId, ttlMs, prefix } = this.settings;
+      const [holder, alive] = await this.redis.swClaimSession(
+        this.ownerKey(key),
+        nodeId,
+        ttlMs,
+        `${prefix}node:`,
+      );
+      if (holder === '') {
+        this.settle(key, claim);
+        return null;
+      }
+      claim.holder = holder;
+      claim.awaitAnswer = alive === 1 && holder !== nodeId;
+      claim.sent = true;
+      this.router
+        .send({ kind: 'claim', id: claim.id, user, session, holder })
+        .catch((error: unknown) => this.settings.onError(error));
+      await this.waitFor(claim);
+      return await this.read(key, claim);
+    } catch (error) {
+      this.settings.onError(error);
+      this.settle(key, claim);
+      return null;
+    }
+  }
+
+  opened(user: string, session: string, adopted: boolean): void {
+    const key = sessionKeyOf(user, session);
+    this.held.set(key, { user, session });
+    this.broken.delete(key);
+    const pipeline = this.redis.pipeline();
+    // A new session starts its stream at 1: whatever an earlier session of this id left must go.
+    if (!adopted) pipeline.del(this.streamKey(key));
+    pipeline.set(this.ownerKey(key), this.settings.nodeId, 'PX', this.settings.ttlMs);
+    pipeline.exec().catch((error: unknown) => this.failed(key, error));
+  }
+
+  sent(user: string, session: string, seq: number, frame: string): void {
+    const key = sessionKeyOf(user, session);
+    if (!this.broken.has(key)) this.append(key, seq, frame);
+  }
+
+  acked(user: string, session: string, seq: number): void {
+    const key = sessionKeyOf(user, session);
+    if (this.broken.has(key)) return;
+    this.redis
+      .xtrim(this.streamKey(key), 'MINID', String(seq + 1))
+      .catch((error: unknown) => this.failed(key, error));
+  }
+
+  ended(user: string, session: string, keep: boolean): void {
+    const key = sessionKeyOf(user, session);
+    this.held.delete(key);
+    this.broken.delete(key);
+    if (keep) return;
+    this.redis
+      .swEndSession(this.ownerKey(key), this.streamKey(key), this.settings.nodeId)
+      .catch((error: unknown) => this.settings.onError(error));
+  }
+
+  /**
+   * Collects a publish or disconnect for sessions being claimed here: `local` when this node sent
+   * it (after its claim, so the old holder will not apply it), otherwise from the channel (after
+   * the claim's echo).
+   */
+  observe(operation: RemoteOperation, from: string, n: number, local: boolean): void {
+    for (const claim of this.pending.values()) {
+      if (!(local ? claim.sent : claim.echoed) || !claim.targets(operation)) continue;
+      if (claim.buffer.length >= this.settings.maxMessages) {
+        // Bounded like the replay ring: the oldest falls out, as it would have from the ring.
+        claim.buffer.shift();
+      }
+      claim.buffer.push({ from, n, operation });
+    }
+  }
+
+  /** A claim on the channel: the echo of this node's own, or one this node must answer. */
+  onClaim(message: ClaimMessage, from: string): void {
+    const key = sessionKeyOf(message.user, message.session);
+    const pending = this.pending.get(key);
+    if (from === this.settings.nodeId) {
+      if (pending?.id !== message.id) return;
+      pending.echoed = true;
+      if (pending.ready) pending.wake?.();
+      return;
+    }
+    if (message.holder !== this.settings.nodeId) return;
+    if (pending) pending.claimedBy = message;
+    else this.answer(message);
+  }
+
+  /** The old holder's answer to a claim of this node. */
+  onHanded(message: HandedMessage, from: string, n: number): void {
+    for (const claim of this.pending.values()) {
+      if (claim.id !== message.id || claim.holder !== from) continue;
+      claim.answeredAt = n;
+      claim.attached = message.attached;
+      if (claim.ready) claim.wake?.();
+    }
+  }
+
+  /** Extends every session held here, in one call; run on the engine's refresh tick. */
+  async refresh(): Promise<void> {
+    const { ttlMs, nodeId } = this.settings;
+    const args: Array<string | number> = [ttlMs, nodeId];
+    for (const key of this.held.keys()) {
+      if (!this.broken.has(key)) args.push(this.ownerKey(key), this.streamKey(key));
+    }
+    await this.redis.swRefreshSessions(...args);
+    for (const [key, forgotten] of this.broken) {
+      if (forgotten) continue;
+      await this.redis.swEndSession(this.ownerKey(key), this.streamKey(key), nodeId);
+      this.broken.set(key, true);
+    }
+  }
+
+  /** Ends the claimed session here and says so, after every frame it sent is on its way to Redis. */
+  private answer(message: ClaimMessage): void {
+    const { attached } = this.host.handOver(message.user, message.session);
+    this.router
+      .send({ kind: 'handed', id: message.id, attached })
+      .catch((error: unknown) => this.settings.onError(error));
+  }
+
+  private waitFor(claim: PendingClaim): Promise<void> {
+    if (claim.ready) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.host.schedule(this.settings.handOverWaitMs, () => {
+        claim.wake = null;
+        resolve();
+      });
+      claim.wake = () => {
+        claim.wake = null;
+        timer.cancel();
+        resolve();
+      };
+    });
+  }
+
+  /** Reads the claimed session's frames: the contiguous run that ends at its last sequence number. */
+  private async read(key: string, claim: PendingClaim): Promise<ClaimedSession> {
+    const stream = this.streamKey(key);
+    const replies =
+      (await this.redis.pipeline().xinfo('STREAM', stream).xrange(stream, '-', '+').exec()) ?? [];
+    const [info, range] = replies;
+    let latestSeq = 0;
+    if (info && !info[0]) {
+      const fields = info[1] as unknown[];
+      latestSeq = Number.parseInt(String(fields[fields.indexOf('last-generated-id') + 1]), 10) || 0;
+    }
+    const entries = (range && !range[0] ? range[1] : []) as Array<[string, string[]]>;
+    const frames: Array<[number, string]> = [];
+    let expected = latestSeq;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [id, fields] = entries[i] as [string, string[]];
+      if (Number.parseInt(id, 10) !== expected) break;
+      frames.unshift([expected--, fields[1] ?? '']);
+    }
+    return {
+      latestSeq,
+      frames,
+      wasAttached: claim.attached,
+      adopt: () => {
+        const collected = this.collect(claim);
+        this.settle(key, claim);
+        return collected;
+      },
+      abandon: () => {
+        // Kept for the next claim: written as the session would have sent them.
+        let seq = latestSeq;
+        for (const json of this.collect(claim).messages) {
+          seq++;
+          this.append(key, seq, messageFrame(seq, json));
+        }
+        this.settle(key, claim);
+      },
+    };
+  }
+
+  /** What was published for the claimed session after the ordering point, in order. */
+  private collect(claim: PendingClaim): { messages: string[]; disconnected: boolean } {
+    const messages: string[] = [];
+    for (const { from, n, operation } of claim.buffer) {
+      // The holder applied its own operations sent before its answer; the stream has them.
+      if (from === claim.holder && claim.answeredAt !== undefined && n < claim.answeredAt) continue;
+      if (operation.kind === 'disconnect') return { messages, disconnected: true };
+      messages.push(operation.json);
+    }
+    return { messages, disconnected: false };
+  }
+
+  private settle(key: string, claim: PendingClaim): void {
+    if (this.pending.get(key) === claim) this.pending.delete(key);
+    claim.settle();
+    const next = claim.claimedBy;
+    // Answered on the next tick, once the session has opened here (or was abandoned).
+    if (next) this.host.schedule(0, () => this.answer(next));
+  }
+
+  private append(key: string, seq: number, frame: string): void {
+    const stream = this.streamKey(key);
+    const max = String(this.settings.maxMessages);
+    this.redis
+      .xadd(stream, 'MAXLEN', '~', max, `${seq}-0`, 'f', frame)
+      .catch((error: unknown) => this.failed(key, error));
+    this.redis.pexpire(stream, this.settings.ttlMs).catch((error: unknown) => this.failed(key, error));
+  }
+
+  private failed(key: string, error: unknown): void {
+    if (this.held.has(key) && !this.broken.has(key)) this.broken.set(key, false);
+    this.settings.onError(error);
+  }
+
+  private ownerKey(key: string): string {
+    return `${this.settings.prefix}so:${key}`;
+  }
+
+  private streamKey(key: string): string {
+    return `${this.settings.prefix}ss:${key}`;
+  }
+}
