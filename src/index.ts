@@ -4,15 +4,27 @@
  */
 export type { Principal } from './core/admission.js';
 export type { CoreConfig, PerUserPolicy } from './core/config.js';
-export type { Engine, EngineFactory, EngineHost, SlotLimits, SlotRequest } from './core/engine.js';
+export type {
+  Engine,
+  EngineFactory,
+  EngineHost,
+  RemoteOperation,
+  SlotDecision,
+  SlotLease,
+  SlotLimits,
+  SlotRefusal,
+  SlotRequest,
+} from './core/engine.js';
 export type { Target } from './core/hub.js';
 export type { ResourceKind, Scope } from './core/scope.js';
 export type { MessageContext, MessageHandler, Session } from './core/session.js';
+export type { ClaimedSession, SessionStore } from './core/session-store.js';
 export type { GatewayStats } from './core/stats.js';
 export type { PressureLevel } from './core/telemetry.js';
 export type { Clock } from './core/timer-wheel.js';
 export type { UpstreamAttempt, UpstreamCall } from './core/upstream.js';
 export { memoryEngine } from './engines/memory.js';
+export { DEFAULT_LEASE_TTL_MS, type RedisEngineOptions, redisEngine } from './engines/redis.js';
 export { ERROR_CODES, type ErrorCode, SockwardenError } from './errors.js';
 export {
   createGateway,

@@ -23,11 +23,16 @@ export interface ServeConfig {
   backendEvents: Array<'connect' | 'disconnect'>;
   demo: boolean;
   logLevel: string;
+  /** Redis URL of the cluster, or undefined for one node on the memory engine. */
+  redis: string | undefined;
+  redisFail: 'open' | 'closed';
+  redisPrefix: string;
+  redisLeaseTtlMs: number;
+  workers: number;
   options: TunableOptions;
 }
 
 const POLICIES = ['reject', 'evict-oldest', 'queue'];
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 function invalid(flag: FlagSpec, source: string, message: string): SockwardenError {
   return new SockwardenError('invalid_config', `${source}: ${message}`, { field: flag.name });
@@ -72,9 +77,26 @@ function convert(flag: FlagSpec, raw: unknown, source: string): unknown {
     throw invalid(flag, source, `must be a non-empty string (got ${shown})`);
   if (flag.kind === 'policy' && !POLICIES.includes(raw))
     throw invalid(flag, source, `must be one of ${POLICIES.join(', ')} (got ${shown})`);
-  if (flag.name === 'log-level' && !LOG_LEVELS.includes(raw))
-    throw invalid(flag, source, `must be one of ${LOG_LEVELS.join(', ')} (got ${shown})`);
+  if (flag.choices && !flag.choices.includes(raw))
+    throw invalid(flag, source, `must be one of ${flag.choices.join(', ')} (got ${shown})`);
+  if (flag.name === 'redis') checkRedisUrl(flag, source, raw);
   return raw;
+}
+
+function checkRedisUrl(flag: FlagSpec, source: string, raw: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw invalid(
+      flag,
+      source,
+      `must be a redis:// or rediss:// URL with a host (got ${JSON.stringify(raw)})`,
+    );
+  }
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
@@ -174,6 +196,21 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
         `"${event}" is not an event; use connect, disconnect`,
       );
   }
+  const workers = (values.get('workers') as number | undefined) ?? 1;
+  const workersFlag = FLAGS.find((f) => f.name === 'workers') as FlagSpec;
+  if (workers < 1) throw invalid(workersFlag, describeFlag(workersFlag), 'must be at least 1');
+  const ttlFlag = FLAGS.find((f) => f.name === 'redis-lease-ttl') as FlagSpec;
+  const ttl = values.get('redis-lease-ttl') as number | undefined;
+  // Refreshed every third of it on the timer wheel: below 1 s the refresh would be most of the work.
+  if (ttl !== undefined && ttl < 1_000)
+    throw invalid(ttlFlag, describeFlag(ttlFlag), `must be at least 1000 ms (got ${ttl})`);
+  if (workers > 1 && text('redis') === undefined) {
+    throw invalid(
+      workersFlag,
+      describeFlag(workersFlag),
+      `${workers} workers need --redis: without a shared Redis each worker would keep its own limits and sessions, so a user could hold ${workers} times the per-user limit and a resume would fail on every other worker`,
+    );
+  }
   return {
     host: text('host') ?? '127.0.0.1',
     port: (values.get('port') as number | undefined) ?? 8080,
@@ -187,6 +224,11 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     backendEvents: backendEvents as Array<'connect' | 'disconnect'>,
     demo: (values.get('demo') as boolean | undefined) ?? false,
     logLevel: text('log-level') ?? 'info',
+    redis: text('redis'),
+    redisFail: (text('redis-fail') as 'open' | 'closed' | undefined) ?? 'open',
+    redisPrefix: text('redis-prefix') ?? 'sockwarden:',
+    redisLeaseTtlMs: (values.get('redis-lease-ttl') as number | undefined) ?? 15_000,
+    workers,
     options: options as TunableOptions,
   };
 }

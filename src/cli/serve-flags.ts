@@ -19,6 +19,8 @@ export interface FlagSpec {
   description: string;
   /** Default shown in --help; option defaults come from DEFAULTS. */
   defaultValue?: unknown;
+  /** For a string flag: the only values it takes. */
+  choices?: readonly string[];
 }
 
 const limit = (name: string, option: string, description: string): FlagSpec => ({
@@ -92,6 +94,39 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     description: 'pino level: trace, debug, info, warn, error, fatal, silent.',
     defaultValue: 'info',
+    choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+  },
+  {
+    name: 'redis',
+    kind: 'string',
+    description:
+      'Redis URL (redis://host:port/db): limits, routing and resume across every node on it. Without it, this node alone.',
+  },
+  {
+    name: 'redis-fail',
+    kind: 'string',
+    description: "While Redis is unreachable: open admits on this node's limits, closed refuses with 503.",
+    defaultValue: 'open',
+    choices: ['open', 'closed'],
+  },
+  {
+    name: 'redis-prefix',
+    kind: 'string',
+    description: 'Prefix of every Redis key and channel, so that several clusters can share one Redis.',
+    defaultValue: 'sockwarden:',
+  },
+  {
+    name: 'redis-lease-ttl',
+    kind: 'integer',
+    description:
+      "How long a connection's slot outlives its node without a refresh (ms): a killed node's users are free again within this plus one refresh.",
+    defaultValue: 15_000,
+  },
+  {
+    name: 'workers',
+    kind: 'integer',
+    description: 'Worker processes on this machine (node:cluster), one per core; more than 1 needs --redis.',
+    defaultValue: 1,
   },
   limit('max-connections', 'maxConnections', 'Connections per node.'),
   limit('max-connections-per-user', 'maxConnectionsPerUser', 'Live connections per user.'),

@@ -2,11 +2,13 @@
  * `sockwarden serve`: the gateway standalone, with the HTTP API, metrics and health endpoints.
  * SIGTERM and SIGINT drain it and exit 0 once every resource is released.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { startDemoBackend } from '../demo/backend.js';
 import { DEMO_PAGE } from '../demo/page.js';
+import { redisEngine } from '../engines/redis.js';
 import { SockwardenError } from '../errors.js';
 import { createGateway } from '../gateway.js';
 import { attachBackendBridge, checkBackendUrl } from '../server/backend-bridge.js';
@@ -15,6 +17,7 @@ import { jwtAuthenticator } from '../server/jwt.js';
 import type { Authenticator } from '../transports/ws.js';
 import { describeFlag, readServeConfig, type ServeConfig } from './serve-config.js';
 import { FLAGS } from './serve-flags.js';
+import { DRAIN_MESSAGE, type ListeningMessage, runPrimary } from './serve-workers.js';
 
 function authenticatorFor(config: ServeConfig): Authenticator | undefined {
   if (config.jwtSecret !== undefined && config.jwtPublicKeyFile !== undefined) {
@@ -59,6 +62,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const authenticate = authenticatorFor(config);
   // Logs go to stderr so that stdout carries only the "listening on" line scripts wait for.
   const logger = pino({ name: 'sockwarden', level: config.logLevel }, pino.destination(2));
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config.workers, logger);
   let gateway: ReturnType<typeof createGateway>;
   try {
     gateway = createGateway({
@@ -66,6 +70,16 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       path: config.path,
       logger,
       ...(authenticate ? { authenticate } : { insecure: true }),
+      ...(config.redis === undefined
+        ? {}
+        : {
+            engine: redisEngine({
+              url: config.redis,
+              keyPrefix: config.redisPrefix,
+              leaseTtlMs: config.redisLeaseTtlMs,
+              failOpen: config.redisFail === 'open',
+            }),
+          }),
     });
   } catch (error) {
     throw error instanceof SockwardenError ? inServeTerms(error) : error;
@@ -104,10 +118,23 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  process.stdout.write(`listening on http://${host}:${port}\n`);
-  if (config.demo) process.stdout.write(`demo chat: http://${host}:${port}/\n`);
-  process.stdout.write(`dashboard: http://${host}:${port}/dashboard\n`);
-  logger.info({ host: config.host, port, path: config.path, limits: gateway.config }, 'sockwarden serving');
+  if (cluster.isWorker) {
+    // The primary prints one line for the whole cluster once every worker listens.
+    const listening: ListeningMessage = {
+      sockwarden: 'listening',
+      url: `http://${host}:${port}`,
+      demo: config.demo,
+    };
+    process.send?.(listening);
+  } else {
+    process.stdout.write(`listening on http://${host}:${port}\n`);
+    if (config.demo) process.stdout.write(`demo chat: http://${host}:${port}/\n`);
+    process.stdout.write(`dashboard: http://${host}:${port}/dashboard\n`);
+  }
+  logger.info(
+    { host: config.host, port, path: config.path, limits: gateway.config, engine: gateway.stats().engine },
+    'sockwarden serving',
+  );
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -129,6 +156,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
           server.closeAllConnections();
           const leftover = Object.entries(gateway.stats().resources).filter(([, n]) => n !== 0);
           if (leftover.length > 0) logger.error({ leftover }, 'resources left after drain');
+          // The channel to the primary would keep a worker alive after its drain.
+          if (cluster.isWorker) process.disconnect?.();
           resolve(leftover.length > 0 ? 1 : 0);
         })
         .catch((error: unknown) => {
@@ -138,5 +167,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // A worker drains when its primary says so. A Ctrl-C reaches it too, from the terminal, so a
+    // drain asked for twice is one drain here, not the "second signal" that skips it.
+    process.on('message', (message: unknown) => {
+      if ((message as typeof DRAIN_MESSAGE | undefined)?.sockwarden === DRAIN_MESSAGE.sockwarden && !stopping)
+        stop('SIGTERM');
+    });
   });
 }

@@ -11,12 +11,12 @@
  * point (see redis-router.ts): publishes the holder saw before it are in the stream, and those after
  * it are collected here until the session opens, so the client gets each message exactly once.
  */
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { EngineHost, RemoteOperation } from '../core/engine.js';
 import { sessionKeyOf } from '../core/identity.js';
 import type { ClaimedSession, SessionStore } from '../core/session-store.js';
 import { messageFrame } from '../protocol.js';
+import { PendingClaim } from './redis-claim.js';
 import type { ClaimMessage, HandedMessage, RedisRouter } from './redis-router.js';
 import { CLAIM_SESSION, END_SESSION, REFRESH_SESSIONS } from './redis-scripts.js';
 
@@ -40,44 +40,6 @@ export interface RedisSessionSettings {
   unavailable(): boolean;
   /** A Redis command failed. */
   onError(error: unknown): void;
-}
-
-/** A claim under way on this node. */
-class PendingClaim {
-  readonly id = randomUUID();
-  holder = '';
-  /** This node's claim is on the wire: its own publishes from now on are for the new session. */
-  sent = false;
-  /** The claim came back on the channel: other nodes' publishes from now on are for the new session. */
-  echoed = false;
-  /** Whether to wait for the holder's answer (false when it is dead or is this node). */
-  awaitAnswer = false;
-  /** Number of the holder's answer in its sequence; its operations before it are in the stream. */
-  answeredAt: number | undefined;
-  attached = false;
-  readonly buffer: Array<{ from: string; n: number; operation: RemoteOperation }> = [];
-  /** Another node claimed the session while this claim was under way: answer it once settled. */
-  claimedBy: ClaimMessage | undefined;
-  wake: (() => void) | null = null;
-  settle!: () => void;
-  readonly settled = new Promise<void>((resolve) => {
-    this.settle = resolve;
-  });
-
-  constructor(
-    readonly user: string,
-    readonly session: string,
-  ) {}
-
-  get ready(): boolean {
-    return this.echoed && (!this.awaitAnswer || this.answeredAt !== undefined);
-  }
-
-  targets(operation: RemoteOperation): boolean {
-    return (
-      operation.user === this.user && (operation.session === undefined || operation.session === this.session)
-    );
-  }
 }
 
 /** See the module comment. */

@@ -28,31 +28,10 @@ import type {
   SlotRequest,
 } from '../core/engine.js';
 import { memoryEngine } from './memory.js';
+import { checkRedisEngineOptions, DEFAULT_LEASE_TTL_MS, type RedisEngineOptions } from './redis-options.js';
 import { RedisRouter } from './redis-router.js';
 import { REFRESH, RELEASE, RESERVE } from './redis-scripts.js';
 import { RedisSessionStore } from './redis-sessions.js';
-
-/** Options of {@link redisEngine}. */
-export interface RedisEngineOptions {
-  /** `redis://host:port/db`. */
-  url: string;
-  /** How long a lease lives without a refresh (default 15 s). */
-  leaseTtlMs?: number;
-  /** Prefix of every key this engine writes (default `sockwarden:`). */
-  keyPrefix?: string;
-  /** Longest wait for one Redis command before admission falls back to local limits (default 1 s). */
-  commandTimeoutMs?: number;
-  /** While Redis is unreachable: admit on this node's limits (true, the default) or refuse. */
-  failOpen?: boolean;
-  /**
-   * Longest wait for the node holding a session to hand it over on a resume elsewhere, before its
-   * frames are read from Redis anyway (default twice the command timeout).
-   */
-  handOverWaitMs?: number;
-}
-
-/** Default lease TTL: long enough to ride out a refresh missed under load, short enough to recover a dead node's slots. */
-export const DEFAULT_LEASE_TTL_MS = 15_000;
 
 interface Held {
   readonly userKey: string;
@@ -295,5 +274,8 @@ export class RedisEngine implements Engine {
 
 /** Limits across every node on one Redis. `createGateway({ engine: redisEngine({ url }) })`. */
 export function redisEngine(options: RedisEngineOptions): EngineFactory {
+  checkRedisEngineOptions(options);
   return (limits, host) => new RedisEngine(limits, host, options);
 }
+
+export { DEFAULT_LEASE_TTL_MS, type RedisEngineOptions };

@@ -213,3 +213,13 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
     expect(transitions).toEqual([true, false]);
   });
 });
+
+describe('redisEngine options', () => {
+  it('are checked when the engine is built, naming each wrong option', () => {
+    expect(() => redisEngine({ url: 'http://127.0.0.1:6379' })).toThrow(
+      /redisEngine option 'url': must be a redis:\/\/ or rediss:\/\/ URL/,
+    );
+    expect(() => redisEngine({ url: 'redis://127.0.0.1', leaseTtlMs: 10 })).toThrow(/'leaseTtlMs'/);
+    expect(() => redisEngine({ url: 'redis://127.0.0.1', ttl: 5 } as never)).toThrow(/unknown option ttl/);
+  });
+});

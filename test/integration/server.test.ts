@@ -31,6 +31,20 @@ describe('invalid configuration', () => {
       ['serve', '--insecure', '--max-connections-per-user', '0'],
       /--max-connections-per-user \(env SOCKWARDEN_MAX_CONNECTIONS_PER_USER/,
     ],
+    [
+      ['serve', '--insecure', '--redis', 'localhost:6379'],
+      /--redis: must be a redis:\/\/ or rediss:\/\/ URL/,
+    ],
+    [
+      ['serve', '--insecure', '--redis-fail', 'maybe'],
+      /--redis-fail: must be one of open, closed \(got "maybe"\)/,
+    ],
+    [['serve', '--insecure', '--log-level', 'loud'], /--log-level: must be one of trace, debug/],
+    [['serve', '--insecure', '--workers', '0'], /--workers \(env SOCKWARDEN_WORKERS.*must be at least 1/],
+    [
+      ['serve', '--insecure', '--redis', 'redis://127.0.0.1:1', '--redis-lease-ttl', '200'],
+      /--redis-lease-ttl .*must be at least 1000 ms \(got 200\)/,
+    ],
   ])('exits 2 and names the problem: %s', async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);

@@ -1,0 +1,104 @@
+/**
+ * `sockwarden serve --workers N`: the primary process of a node:cluster. It runs no gateway itself;
+ * it starts N workers with the same command line (each a whole gateway on the shared port and the
+ * shared Redis), prints one "listening on" line once all of them listen, forwards a drain to every
+ * worker on SIGTERM or SIGINT, and exits once they have, with 0 only if every one drained cleanly.
+ *
+ * A worker that dies on its own is replaced at once; its clients resume on the others meanwhile.
+ * More than five deaths within a minute means something is wrong with every worker (a bad config,
+ * an unreachable port), so the primary stops them all and exits 1 rather than crash-looping.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+
+/** What a worker tells the primary once its server listens. */
+export interface ListeningMessage {
+  sockwarden: 'listening';
+  url: string;
+  demo: boolean;
+}
+
+/** What the primary tells a worker to do: drain and exit, as on SIGTERM. */
+export const DRAIN_MESSAGE = { sockwarden: 'drain' } as const;
+
+const CRASH_WINDOW_MS = 60_000;
+const MAX_CRASHES_IN_WINDOW = 5;
+
+function isListening(message: unknown): message is ListeningMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { sockwarden?: unknown }).sockwarden === 'listening' &&
+    typeof (message as { url?: unknown }).url === 'string'
+  );
+}
+
+/** Runs the primary of `count` workers; resolves with the exit code. */
+export function runPrimary(count: number, logger: Logger): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const listening = new Set<number>();
+    const crashes: number[] = [];
+    let stopping = false;
+    let failed = false;
+    let announced = false;
+
+    const start = (): Worker => {
+      const worker = cluster.fork();
+      worker.on('message', (message: unknown) => {
+        if (!isListening(message)) return;
+        listening.add(worker.id);
+        if (!announced && listening.size === count) {
+          announced = true;
+          process.stdout.write(`listening on ${message.url}\nworkers: ${count}\n`);
+          if (message.demo) process.stdout.write(`demo chat: ${message.url}/\n`);
+          process.stdout.write(`dashboard: ${message.url}/dashboard (one worker's figures per page load)\n`);
+          logger.info({ workers: count, url: message.url }, 'sockwarden cluster serving');
+        }
+      });
+      return worker;
+    };
+
+    const stopAll = (reason: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ reason }, 'draining every worker');
+      for (const worker of Object.values(cluster.workers ?? {})) {
+        if (worker?.isConnected()) worker.send(DRAIN_MESSAGE);
+      }
+    };
+
+    cluster.on('exit', (worker, code, signal) => {
+      listening.delete(worker.id);
+      if (code !== 0) failed = true;
+      if (!stopping) {
+        logger.error({ worker: worker.process.pid, code, signal }, 'worker exited on its own');
+        const now = Date.now();
+        crashes.push(now);
+        while ((crashes[0] ?? now) < now - CRASH_WINDOW_MS) crashes.shift();
+        if (crashes.length > MAX_CRASHES_IN_WINDOW) {
+          logger.fatal(
+            { crashes: crashes.length, windowMs: CRASH_WINDOW_MS },
+            'workers keep dying: stopping the cluster instead of restarting them',
+          );
+          stopAll('crash loop');
+        } else {
+          start();
+        }
+      }
+      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(failed || crashes.length > 0 ? 1 : 0);
+    });
+
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) {
+        logger.warn({ signal }, 'second signal: killing every worker without finishing the drain');
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+        return;
+      }
+      stopAll(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    for (let i = 0; i < count; i++) start();
+  });
+}

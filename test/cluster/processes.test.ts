@@ -1,0 +1,206 @@
+/**
+ * The cluster as users run it: three `sockwarden serve --redis` processes on one redis-server (and
+ * one `--workers 2`), driven through their sockets and HTTP APIs. Limits hold across nodes, publish
+ * and resume cross nodes, a SIGKILLed node's slots come back within the lease TTL and two seconds,
+ * and an outage of Redis crashes nothing.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { run, serve } from '../helpers/cli.js';
+import { connect, type TestClient } from '../helpers/gateway.js';
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+
+const available = redisAvailable();
+let redis: TestRedis | null = null;
+beforeAll(async () => {
+  if (available) redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const clients: TestClient[] = [];
+afterEach(() => {
+  for (const client of clients.splice(0)) client.ws.terminate();
+});
+
+interface Node {
+  child: ChildProcess;
+  base: string;
+  ws: string;
+  exited: Promise<number | null>;
+}
+
+const LEASE_TTL_MS = 3_000;
+
+async function nodes(prefix: string, count: number, extra: string[] = []): Promise<Node[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const started = await serve([
+        '--insecure',
+        '--redis',
+        redis?.url as string,
+        '--redis-prefix',
+        prefix,
+        '--redis-lease-ttl',
+        String(LEASE_TTL_MS),
+        '--max-connections-per-user',
+        '3',
+        ...extra,
+      ]);
+      return { ...started, ws: `${started.base.replace('http', 'ws')}/ws` };
+    }),
+  );
+}
+
+async function open(node: Node, query: Record<string, string | number>): Promise<TestClient> {
+  const client = await connect(node.ws, query);
+  clients.push(client);
+  return client;
+}
+
+async function attempt(node: Node, user: string): Promise<number> {
+  try {
+    await open(node, { user });
+    return 101;
+  } catch (error) {
+    return (error as { status?: number }).status ?? 0;
+  }
+}
+
+/** Polls an asynchronous check every 50 ms. */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function api(node: Node, path: string, body: unknown): Promise<Response> {
+  return fetch(`${node.base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+async function stats(node: Node): Promise<{ connections: number; engine: string; engineDegraded: boolean }> {
+  return (await fetch(`${node.base}/api/stats`)).json() as Promise<{
+    connections: number;
+    engine: string;
+    engineDegraded: boolean;
+  }>;
+}
+
+describe.runIf(available)('sockwarden serve processes on one Redis', () => {
+  it('hold a per-user limit of 3 when a user connects to all three nodes at once', async () => {
+    const three = await nodes('limit:', 3);
+    expect((await stats(three[0] as Node)).engine).toBe('redis');
+    const outcomes = await Promise.all(three.flatMap((node) => [1, 2, 3].map(() => attempt(node, 'alice'))));
+    expect(outcomes.filter((s) => s === 101)).toHaveLength(3);
+    expect(outcomes.filter((s) => s === 429)).toHaveLength(6);
+    const counts = await Promise.all(three.map(async (node) => (await stats(node)).connections));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
+  it('publish through one node reaches the user on another; resume and takeover cross nodes', async () => {
+    const [a, b, c] = (await nodes('cross:', 3)) as [Node, Node, Node];
+    const first = await open(a, { user: 'alice' });
+    const session = (await first.next((f) => f.type === 'welcome')).session as string;
+    expect(await (await api(c, '/api/publish', { user: 'alice', data: 'via C' })).json()).toEqual({
+      delivered: 0,
+      queued: 0,
+    });
+    expect(await first.next((f) => f.type === 'message')).toMatchObject({ seq: 1, data: 'via C' });
+    first.ws.terminate();
+    await eventually(async () => (await stats(a)).connections === 0, 2_000, 'node A to see the drop');
+    for (const data of ['missed 2', 'missed 3']) await api(b, '/api/publish', { user: 'alice', data });
+    await new Promise((r) => setTimeout(r, 200));
+    const resumed = await open(c, { user: 'alice', session, lastSeq: 1 });
+    expect(resumed.frames[0]).toMatchObject({ type: 'welcome', resumed: true, seq: 3 });
+    await resumed.next((f) => f.type === 'message' && f.seq === 3);
+    expect(resumed.messages()).toEqual([
+      { seq: 2, data: 'missed 2' },
+      { seq: 3, data: 'missed 3' },
+    ]);
+    // Takeover: the same session opened on B closes C's socket with 4100.
+    const taking = await open(b, { user: 'alice', session, lastSeq: 3 });
+    expect((await resumed.closed).code).toBe(4100);
+    expect(taking.frames[0]).toMatchObject({ type: 'welcome', resumed: true, seq: 3 });
+    await api(a, '/api/publish', { user: 'alice', data: 'after' });
+    expect(await taking.next((f) => f.type === 'message')).toMatchObject({ seq: 4, data: 'after' });
+  });
+
+  it('frees a SIGKILLed node’s slots within the lease TTL and 2 s, and Redis keeps none of its leases', async () => {
+    const [a, b] = (await nodes('kill:', 2)) as [Node, Node];
+    for (let i = 0; i < 3; i++) await open(a, { user: 'alice' });
+    expect(await attempt(b, 'alice')).toBe(429);
+    const client = new Redis(redis?.url as string);
+    const deadNode = (await client.zrange('kill:u:alice', 0, -1)).map((id) => id.split(':')[0]);
+    expect(new Set(deadNode).size).toBe(1);
+    const killedAt = Date.now();
+    a.child.kill('SIGKILL');
+    await a.exited;
+    let status = await attempt(b, 'alice');
+    while (status !== 101 && Date.now() - killedAt < LEASE_TTL_MS + 2_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await attempt(b, 'alice');
+    }
+    expect(status).toBe(101);
+    // Not before the TTL: the dead node's slots were held for the lease's life, not dropped early.
+    expect(Date.now() - killedAt).toBeGreaterThan(LEASE_TTL_MS / 3);
+    const dead = `${deadNode[0]}:`;
+    const leftovers = [
+      ...(await client.zrange('kill:leases', 0, -1)),
+      ...(await client.zrange('kill:u:alice', 0, -1)),
+      ...(await client.keys(`kill:node:${deadNode[0]}`)),
+    ].filter((id) => id.startsWith(dead) || id.endsWith(deadNode[0] as string));
+    expect(leftovers).toEqual([]);
+    await client.quit();
+  });
+
+  it('keeps serving on local limits while redis-server is down, and reconciles when it is back', async () => {
+    const [a, b] = (await nodes('outage:', 2)) as [Node, Node];
+    await open(a, { user: 'alice' });
+    await redis?.stop();
+    // Degraded: each node admits on its own limits, so alice gets 3 per node.
+    for (let i = 0; i < 3; i++) await open(b, { user: 'alice' });
+    expect((await stats(b)).engineDegraded).toBe(true);
+    expect(await (await fetch(`${b.base}/metrics`)).text()).toMatch(/^sockwarden_engine_degraded 1$/m);
+    await redis?.start();
+    for (const node of [a, b]) {
+      await eventually(async () => !(await stats(node)).engineDegraded, 10_000, 'the node to recover');
+    }
+    const client = new Redis(redis?.url as string);
+    await eventually(
+      async () => (await client.zcard('outage:u:alice')) === 4,
+      5_000,
+      'leases to be registered again',
+    );
+    await client.quit();
+    // Reconciled: the cluster limit applies again, with 4 held.
+    expect(await attempt(a, 'alice')).toBe(429);
+    clients.at(-1)?.ws.close(1000);
+    expect(
+      await Promise.race([a.exited, b.exited, new Promise((r) => setTimeout(() => r('running'), 100))]),
+    ).toBe('running');
+  });
+
+  it('runs --workers 2 as one gateway on one port, and drains both on SIGTERM', async () => {
+    const [cluster] = (await nodes('workers:', 1, ['--workers', '2', '--drain-timeout', '1000'])) as [Node];
+    const outcomes = [];
+    for (let i = 0; i < 6; i++) outcomes.push(await attempt(cluster, 'alice'));
+    expect(outcomes.filter((s) => s === 101)).toHaveLength(3);
+    cluster.child.kill('SIGTERM');
+    expect(await cluster.exited).toBe(0);
+  });
+
+  it('refuses --workers without --redis, naming the flag', async () => {
+    const result = await run(['serve', '--insecure', '--workers', '2']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--workers');
+    expect(result.stderr).toContain('need --redis');
+  });
+});
