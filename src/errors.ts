@@ -9,6 +9,11 @@ export const ERROR_CODES = {
   connect_rate_limited: { status: 429, summary: 'Too many connection attempts from this IP address.' },
   unauthenticated: { status: 401, summary: 'The token is missing, malformed, badly signed or expired.' },
   node_full: { status: 503, summary: 'This node holds maxConnections connections.' },
+  cluster_full: {
+    status: 503,
+    summary:
+      'The cluster holds its global cap of connections (redisEngine maxConnections, --redis-max-connections).',
+  },
   engine_unavailable: {
     status: 503,
     summary: 'The shared engine (Redis) cannot be reached and the gateway is set to refuse until it can.',

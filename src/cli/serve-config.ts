@@ -28,6 +28,7 @@ export interface ServeConfig {
   redisFail: 'open' | 'closed';
   redisPrefix: string;
   redisLeaseTtlMs: number;
+  redisMaxConnections: number;
   workers: number;
   options: TunableOptions;
 }
@@ -228,6 +229,7 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     redisFail: (text('redis-fail') as 'open' | 'closed' | undefined) ?? 'open',
     redisPrefix: text('redis-prefix') ?? 'sockwarden:',
     redisLeaseTtlMs: (values.get('redis-lease-ttl') as number | undefined) ?? 15_000,
+    redisMaxConnections: (values.get('redis-max-connections') as number | undefined) ?? 0,
     workers,
     options: options as TunableOptions,
   };

@@ -123,6 +123,12 @@ export const FLAGS: readonly FlagSpec[] = [
     defaultValue: 15_000,
   },
   {
+    name: 'redis-max-connections',
+    kind: 'integer',
+    description: 'Connections across the whole cluster; 0 leaves only each node\'s --max-connections.',
+    defaultValue: 0,
+  },
+  {
     name: 'workers',
     kind: 'integer',
     description: 'Worker processes on this machine (node:cluster), one per core; more than 1 needs --redis.',

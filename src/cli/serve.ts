@@ -77,6 +77,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
               url: config.redis,
               keyPrefix: config.redisPrefix,
               leaseTtlMs: config.redisLeaseTtlMs,
+              maxConnections: config.redisMaxConnections,
               failOpen: config.redisFail === 'open',
             }),
           }),

@@ -158,6 +158,7 @@ export class Admission {
     const user = principal.user;
     let probed = false;
     let evicting = true;
+    let engineEvicts = false;
     const deadline = this.now() + this.config.queueTimeoutMs;
     for (;;) {
       if (this.draining) return refuse('draining', undefined, this.config.drainTimeoutMs, user);
@@ -178,6 +179,7 @@ export class Admission {
         user,
         ip: request.ip,
         replacing: existing?.attached?.open || claimed?.wasAttached ? 1 : 0,
+        evictOldest: engineEvicts,
       });
       // A synchronous engine keeps check, reservation and session count in one step with no await.
       const pending = reserving instanceof Promise ? await reserving : reserving;
@@ -204,14 +206,19 @@ export class Admission {
         };
       }
       if (pending.code !== 'user_limit') {
-        const retry =
-          pending.code === 'node_full' || pending.code === 'engine_unavailable' ? jitter(5_000) : undefined;
+        const retry = pending.code === 'ip_limit' ? undefined : jitter(5_000);
         return refuse(pending.code, undefined, retry, user);
       }
       if (!probed) {
         probed = true;
         // The step the production incidents lacked: zombies hold slots until someone asks them.
         if ((await this.host.probeUser(user)) > 0) continue;
+      }
+      // Zombies first; then a shared engine evicts the user's oldest connection on whichever node
+      // holds it, in the same step as the reservation. If it cannot, the oldest here goes.
+      if (this.config.perUserPolicy === 'evict-oldest' && this.engine.shared && !engineEvicts) {
+        engineEvicts = true;
+        continue;
       }
       if (this.config.perUserPolicy === 'evict-oldest' && evicting) {
         if (this.host.evictOldest(user)) continue;
@@ -225,7 +232,11 @@ export class Admission {
           user,
         );
       }
-      const outcome = await this.queue.wait(user, deadline - this.now(), request.signal);
+      const remaining = deadline - this.now();
+      // A slot freed on another node wakes nobody here: with a shared engine, ask again every poll.
+      const waitMs = this.engine.shared ? Math.min(remaining, SHARED_QUEUE_POLL_MS) : remaining;
+      const outcome = await this.queue.wait(user, waitMs, request.signal);
+      if (outcome === 'timeout' && waitMs < remaining) continue;
       if (outcome === 'timeout') return refuse('queue_timeout', undefined, jitter(1_000), user);
       if (outcome === 'full') return refuse('queue_full', undefined, jitter(1_000), user);
     }
@@ -253,6 +264,7 @@ export class Admission {
         inner.release();
         this.queue.slotFreed(user);
       },
+      ...(inner.onRevoke ? { onRevoke: (listener: () => void) => inner.onRevoke?.(listener) } : {}),
     };
     if (isNew) this.pendingSessions.set(user, (this.pendingSessions.get(user) ?? 0) + 1);
     let pendingHeld = isNew;
@@ -300,6 +312,9 @@ export class Admission {
     for (const [ip, bucket] of this.connectBuckets) if (bucket.isFull(now)) this.connectBuckets.delete(ip);
   }
 }
+
+/** How often an upgrade queued on a shared engine asks again for a slot that may have freed elsewhere. */
+const SHARED_QUEUE_POLL_MS = 250;
 
 /** A delay between `ms` and twice `ms`, so refused clients do not come back in lockstep. */
 function jitter(ms: number): number {

@@ -19,10 +19,16 @@ export interface SlotRequest {
   ip: string;
   /** Live connections of this user that this admission replaces (a takeover), so they do not count. */
   replacing: number;
+  /**
+   * At the per-user limit, evict the user's oldest live connection wherever it is and take its
+   * slot in the same step. An engine that cannot (one node only) refuses with `user_limit`, and
+   * admission evicts on this node instead.
+   */
+  evictOldest?: boolean;
 }
 
 /** Why an engine refused a slot. */
-export type SlotRefusal = 'node_full' | 'ip_limit' | 'user_limit' | 'engine_unavailable';
+export type SlotRefusal = 'node_full' | 'cluster_full' | 'ip_limit' | 'user_limit' | 'engine_unavailable';
 
 /**
  * A reserved slot (invariant I3). Release uses this handle, never a key derived again; it is
@@ -30,6 +36,11 @@ export type SlotRefusal = 'node_full' | 'ip_limit' | 'user_limit' | 'engine_unav
  */
 export interface SlotLease {
   release(): void;
+  /**
+   * Registers what to do when the engine takes the slot back (another node evicted this
+   * connection to admit a newer one of the same user): close the connection.
+   */
+  onRevoke?(listener: () => void): void;
 }
 
 /** The outcome of {@link Engine.reserve}. */
@@ -49,6 +60,11 @@ export interface Engine {
   readonly name: string;
   /** True while a shared engine cannot reach its store and admission runs on this node's limits. */
   readonly degraded: boolean;
+  /**
+   * True when other nodes share the limits: a slot may free on another node, so an upgrade queued
+   * for one asks again now and then instead of waiting for a release on this node only.
+   */
+  readonly shared?: boolean;
   /** Checks every limit and reserves a slot in one atomic step (invariant I4). */
   reserve(request: SlotRequest): SlotDecision | Promise<SlotDecision>;
   /** Slots this user holds. */

@@ -123,6 +123,11 @@ export class Hub implements ConnectionHost {
       ticket.principal.expiresAt ?? 0,
     );
     this.registry.addConnection(connection);
+    ticket.lease.onRevoke?.(() => {
+      if (!connection.open) return;
+      this.telemetry.evicted(identity, 'user_limit');
+      connection.end(CloseCode.Evicted, 'evicted by a newer connection of the same user');
+    });
     let session = this.registry.sessions.get(identity.sessionKey);
     const { claimed } = ticket;
     const resumed = session !== undefined || claimed !== undefined;

@@ -22,6 +22,8 @@ export interface RedisEngineOptions {
    * frames are read from Redis anyway (default twice the command timeout).
    */
   handOverWaitMs?: number;
+  /** Connections across the whole cluster (0, the default: no cap beyond each node's own). */
+  maxConnections?: number;
 }
 
 /** Default lease TTL: long enough to ride out a refresh missed under load, short enough to recover a dead node's slots. */
@@ -41,6 +43,7 @@ const schema = z.strictObject({
   commandTimeoutMs: z.number().int().positive().optional(),
   failOpen: z.boolean().optional(),
   handOverWaitMs: z.number().int().positive().optional(),
+  maxConnections: z.number().int().min(0).optional(),
 });
 
 /** Throws `invalid_config` naming every wrong option of {@link RedisEngineOptions}. */

@@ -40,9 +40,18 @@ export interface RouterListener {
   claim(claim: ClaimMessage, from: string): void;
   /** An answer to a claim, from the node that sent it; `n` is its number in that node's sequence. */
   handed(handed: HandedMessage, from: string, n: number): void;
+  /** A lease was evicted; the node holding it closes its connection. */
+  revoke(lease: string): void;
 }
 
-type Payload = RemoteOperation | ClaimMessage | HandedMessage;
+/** Another node evicted one of this node's connections (policy evict-oldest): close it. */
+export interface RevokeMessage {
+  kind: 'revoke';
+  /** The evicted connection's lease id, which starts with the id of the node holding it. */
+  lease: string;
+}
+
+type Payload = RemoteOperation | ClaimMessage | HandedMessage | RevokeMessage;
 
 function isString(value: unknown): value is string {
   return typeof value === 'string';
@@ -64,6 +73,8 @@ function isPayload(value: unknown): value is Payload {
       return isString(p.id) && isString(p.user) && isString(p.session) && isString(p.holder);
     case 'handed':
       return isString(p.id) && typeof p.attached === 'boolean';
+    case 'revoke':
+      return isString(p.lease);
     default:
       return false;
   }
@@ -135,6 +146,7 @@ export class RedisRouter {
     if (payload.kind === 'claim') this.listener.claim(payload, from);
     else if (from === this.nodeId) return;
     else if (payload.kind === 'handed') this.listener.handed(payload, from, n);
+    else if (payload.kind === 'revoke') this.listener.revoke(payload.lease);
     else this.listener.operation(payload, from, n);
   }
 }

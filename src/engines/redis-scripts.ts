@@ -13,47 +13,79 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * KEYS: all leases, the user's, the IP's. ARGV: lease id, TTL ms, max per user, max per IP, live
- * connections of the user this admission replaces. Returns "ok" or the refusal code.
+ * KEYS: all leases, the user's, the IP's, the user's leases by age, revoked leases. ARGV: lease id,
+ * TTL ms, max per user, max per IP, live connections of the user this admission replaces, cluster
+ * cap (0: none), "1" to evict the user's oldest live lease at the per-user limit. Returns the
+ * verdict ("ok" or the refusal code) and the evicted lease id ("" when none). An eviction and the
+ * reservation that takes its slot are one step, so no other admission can take the slot between.
  */
 export const RESERVE = `${NOW}
 for i = 1, 3 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now) end
 local replacing = tonumber(ARGV[5])
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return 'ip_limit' end
-if redis.call('ZCARD', KEYS[2]) - replacing >= tonumber(ARGV[3]) then return 'user_limit' end
+local cap = tonumber(ARGV[6])
+if cap > 0 and redis.call('ZCARD', KEYS[1]) - replacing >= cap then return {'cluster_full', ''} end
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'ip_limit', ''} end
+local victim = ''
+if redis.call('ZCARD', KEYS[2]) - replacing >= tonumber(ARGV[3]) then
+  if ARGV[7] ~= '1' then return {'user_limit', ''} end
+  for _, lease in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+    if redis.call('ZSCORE', KEYS[2], lease) then
+      victim = lease
+      break
+    end
+    redis.call('ZREM', KEYS[4], lease)
+  end
+  if victim == '' then return {'user_limit', ''} end
+  -- Gone from the counts now; its node closes the socket when told, and must not refresh it back.
+  for i = 1, 2 do redis.call('ZREM', KEYS[i], victim) end
+  redis.call('ZREM', KEYS[4], victim)
+  redis.call('ZADD', KEYS[5], now + tonumber(ARGV[2]), victim)
+  redis.call('PEXPIRE', KEYS[5], ARGV[2])
+end
 local ttl = tonumber(ARGV[2])
 for i = 1, 3 do
   redis.call('ZADD', KEYS[i], now + ttl, ARGV[1])
   redis.call('PEXPIRE', KEYS[i], ttl)
 end
-return 'ok'`;
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ttl)
+return {'ok', victim}`;
 
-/** KEYS: all leases, the user's, the IP's. ARGV: lease id. */
-export const RELEASE = `for i = 1, 3 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+/** KEYS: all leases, the user's, the IP's, the user's by age. ARGV: lease id. */
+export const RELEASE = `for i = 1, 4 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1`;
 
 /**
  * Extends (or registers again, after an outage) every lease a node holds, and the node's liveness
- * key, in one call per tick. KEYS: all leases, the node's key. ARGV: TTL ms, then for each lease its
- * id, user key and IP key. The user and IP keys come in ARGV because their number varies; this
- * needs a single Redis, not Redis Cluster.
+ * key, in one call per tick. KEYS: all leases, the node's key, revoked leases. ARGV: TTL ms, then
+ * for each lease its id, user key, IP key and user-by-age key. The per-lease keys come in ARGV
+ * because their number varies; this needs a single Redis, not Redis Cluster. A revoked lease is
+ * not registered again: its socket is being closed.
  */
 export const REFRESH = `${NOW}
 local ttl = tonumber(ARGV[1])
 local expires = now + ttl
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-for i = 2, #ARGV, 3 do
-  redis.call('ZADD', KEYS[1], expires, ARGV[i])
-  for j = 1, 2 do
-    local key = ARGV[i + j]
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    redis.call('ZADD', key, expires, ARGV[i])
-    redis.call('PEXPIRE', key, ttl)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local count = 0
+for i = 2, #ARGV, 4 do
+  local id = ARGV[i]
+  if not redis.call('ZSCORE', KEYS[3], id) then
+    count = count + 1
+    redis.call('ZADD', KEYS[1], expires, id)
+    for j = 1, 2 do
+      local key = ARGV[i + j]
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      redis.call('ZADD', key, expires, id)
+      redis.call('PEXPIRE', key, ttl)
+    end
+    redis.call('ZADD', ARGV[i + 3], 'NX', now, id)
+    redis.call('PEXPIRE', ARGV[i + 3], ttl)
   end
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('SET', KEYS[2], (#ARGV - 1) / 3, 'PX', ttl)
-return (#ARGV - 1) / 3`;
+redis.call('SET', KEYS[2], count, 'PX', ttl)
+return count`;
 
 /**
  * Moves a session's ownership to the claiming node. KEYS: the session's owner key. ARGV: the

@@ -36,11 +36,14 @@ import { RedisSessionStore } from './redis-sessions.js';
 interface Held {
   readonly userKey: string;
   readonly ipKey: string;
+  readonly agesKey: string;
   readonly local: SlotLease;
+  /** Closes the connection when another node evicts it. */
+  revoked?: () => void;
 }
 
 type ScriptedRedis = Redis & {
-  swReserve(...args: Array<string | number>): Promise<string>;
+  swReserve(...args: Array<string | number>): Promise<[string, string]>;
   swRelease(...args: Array<string | number>): Promise<number>;
   swRefresh(...args: Array<string | number>): Promise<number>;
 };
@@ -48,6 +51,7 @@ type ScriptedRedis = Redis & {
 /** See the module comment. */
 export class RedisEngine implements Engine {
   readonly name = 'redis';
+  readonly shared = true;
   /** This node's id: the prefix of its lease ids and the name of its liveness key. */
   readonly nodeId = randomUUID();
   private readonly redis: ScriptedRedis;
@@ -65,6 +69,7 @@ export class RedisEngine implements Engine {
   private startup: Promise<void> | null = null;
   private readonly commandTimeoutMs: number;
   private readonly failOpen: boolean;
+  private readonly clusterCap: number;
   /** True while Redis cannot answer and admission runs on local limits. */
   degraded = false;
 
@@ -78,6 +83,7 @@ export class RedisEngine implements Engine {
     this.local = memoryEngine()(limits, host);
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1_000;
     this.failOpen = options.failOpen ?? true;
+    this.clusterCap = options.maxConnections ?? 0;
     // No offline queue: while Redis is away a command fails at once and admission falls back,
     // rather than every upgrade waiting on a queue nobody bounds.
     this.redis = new Redis(options.url, {
@@ -85,9 +91,9 @@ export class RedisEngine implements Engine {
       maxRetriesPerRequest: 1,
       commandTimeout: this.commandTimeoutMs,
     }) as ScriptedRedis;
-    this.redis.defineCommand('swReserve', { numberOfKeys: 3, lua: RESERVE });
-    this.redis.defineCommand('swRelease', { numberOfKeys: 3, lua: RELEASE });
-    this.redis.defineCommand('swRefresh', { numberOfKeys: 2, lua: REFRESH });
+    this.redis.defineCommand('swReserve', { numberOfKeys: 5, lua: RESERVE });
+    this.redis.defineCommand('swRelease', { numberOfKeys: 4, lua: RELEASE });
+    this.redis.defineCommand('swRefresh', { numberOfKeys: 3, lua: REFRESH });
     // ioredis reconnects by itself; an unhandled 'error' event would crash the process.
     this.redis.on('error', (error: unknown) => this.degrade(error));
     this.redis.on('ready', () => void this.refresh());
@@ -102,6 +108,7 @@ export class RedisEngine implements Engine {
           host.deliver(operation);
         },
         claim: (message, from) => this.sessions.onClaim(message, from),
+        revoke: (lease) => this.held.get(lease)?.revoked?.(),
         handed: (message, from, n) => this.sessions.onHanded(message, from, n),
       },
       (error) => this.degrade(error),
@@ -156,6 +163,7 @@ export class RedisEngine implements Engine {
     const held: Held = {
       userKey: `${this.prefix}u:${request.user}`,
       ipKey: `${this.prefix}ip:${request.ip}`,
+      agesKey: `${this.prefix}ua:${request.user}`,
       local: local.lease,
     };
     if (!this.startedUp) {
@@ -166,20 +174,28 @@ export class RedisEngine implements Engine {
     }
     if (!this.degraded) {
       try {
-        const verdict = await this.redis.swReserve(
+        const [verdict, evicted] = await this.redis.swReserve(
           this.leasesKey,
           held.userKey,
           held.ipKey,
+          held.agesKey,
+          this.revokedKey,
           id,
           this.ttlMs,
           this.limits.maxConnectionsPerUser,
           this.limits.maxConnectionsPerIp,
           request.replacing,
+          this.clusterCap,
+          request.evictOldest ? '1' : '0',
         );
         if (verdict !== 'ok') {
           local.lease.release();
-          return { ok: false, code: verdict === 'ip_limit' ? 'ip_limit' : 'user_limit' };
+          return {
+            ok: false,
+            code: verdict === 'ip_limit' || verdict === 'cluster_full' ? verdict : 'user_limit',
+          };
         }
+        if (evicted !== '') this.revoke(evicted);
       } catch (error) {
         this.degrade(error);
       }
@@ -189,7 +205,21 @@ export class RedisEngine implements Engine {
       return { ok: false, code: 'engine_unavailable' };
     }
     this.held.set(id, held);
-    return { ok: true, lease: { release: () => this.release(id) } };
+    return {
+      ok: true,
+      lease: {
+        release: () => this.release(id),
+        onRevoke: (listener) => {
+          held.revoked = listener;
+        },
+      },
+    };
+  }
+
+  /** Closes the connection of an evicted lease: here, or through the node that holds it. */
+  private revoke(id: string): void {
+    if (id.startsWith(`${this.nodeId}:`)) this.held.get(id)?.revoked?.();
+    else this.router.send({ kind: 'revoke', lease: id }).catch((error: unknown) => this.degrade(error));
   }
 
   connectionsOf(user: string): number {
@@ -219,6 +249,10 @@ export class RedisEngine implements Engine {
     return `${this.prefix}leases`;
   }
 
+  private get revokedKey(): string {
+    return `${this.prefix}revoked`;
+  }
+
   private get nodeKey(): string {
     return `${this.prefix}node:${this.nodeId}`;
   }
@@ -229,9 +263,11 @@ export class RedisEngine implements Engine {
     this.held.delete(id);
     held.local.release();
     // Sent now, in the close handler; if Redis cannot take it the lease expires on its own.
-    this.redis.swRelease(this.leasesKey, held.userKey, held.ipKey, id).catch((error: unknown) => {
-      this.degrade(error);
-    });
+    this.redis
+      .swRelease(this.leasesKey, held.userKey, held.ipKey, held.agesKey, id)
+      .catch((error: unknown) => {
+        this.degrade(error);
+      });
   }
 
   private scheduleRefresh(): void {
@@ -246,9 +282,9 @@ export class RedisEngine implements Engine {
   private async refresh(): Promise<void> {
     if (this.closed || this.redis.status !== 'ready') return;
     const args: Array<string | number> = [this.ttlMs];
-    for (const [id, held] of this.held) args.push(id, held.userKey, held.ipKey);
+    for (const [id, held] of this.held) args.push(id, held.userKey, held.ipKey, held.agesKey);
     try {
-      await this.redis.swRefresh(this.leasesKey, this.nodeKey, ...args);
+      await this.redis.swRefresh(this.leasesKey, this.nodeKey, this.revokedKey, ...args);
       await this.sessions.refresh();
       if (this.degraded) {
         this.degraded = false;

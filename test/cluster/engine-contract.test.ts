@@ -64,11 +64,15 @@ async function redisNode(
   limits = LIMITS,
   leaseTtlMs = 15_000,
   failOpen = true,
+  maxConnections = 0,
 ): Promise<RedisEngine> {
-  const engine = redisEngine({ url: redis?.url as string, keyPrefix: prefix, leaseTtlMs, failOpen })(
-    limits,
-    host,
-  ) as RedisEngine;
+  const engine = redisEngine({
+    url: redis?.url as string,
+    keyPrefix: prefix,
+    leaseTtlMs,
+    failOpen,
+    maxConnections,
+  })(limits, host) as RedisEngine;
   engines.push(engine);
   await engine.whenReady();
   return engine;
@@ -140,6 +144,42 @@ describe.each(kinds)('engine contract: %s', (_name, available, nodes) => {
 });
 
 describe.runIf(redisOk)('redis engine across nodes', () => {
+  it('holds a cap on connections across the whole cluster', async () => {
+    const [a, b] = [
+      await redisNode('cap:', LIMITS, 15_000, true, 4),
+      await redisNode('cap:', LIMITS, 15_000, true, 4),
+    ];
+    const users = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
+    const decisions = await Promise.all(users.map((u, i) => slot(i % 2 ? a : b, u, `10.0.2.${i}`)));
+    expect(codes(decisions).filter((c) => c === 'ok')).toHaveLength(4);
+    expect(codes(decisions).filter((c) => c === 'cluster_full')).toHaveLength(2);
+    const first = decisions.find((d) => d.ok);
+    if (first?.ok) first.lease.release();
+    expect(codes([await slot(a, 'u7', '10.0.2.9')])).toEqual(['ok']);
+  });
+
+  it('evicts the user’s oldest connection on another node and takes its slot in one step', async () => {
+    const ttl = 1_500;
+    const [a, b] = [await redisNode('evict:', LIMITS, ttl), await redisNode('evict:', LIMITS, ttl)];
+    const revoked: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const decision = await slot(a, 'alice', `10.0.3.${i}`);
+      if (decision.ok) decision.lease.onRevoke?.(() => revoked.push(i));
+    }
+    // Without eviction the limit holds; with it, the oldest (the first on A) goes.
+    expect(codes([await slot(b, 'alice', '10.0.3.9')])).toEqual(['user_limit']);
+    const evicting = await b.reserve({ user: 'alice', ip: '10.0.3.9', replacing: 0, evictOldest: true });
+    expect(evicting.ok).toBe(true);
+    await until(() => revoked.length > 0, 2_000, 'node A to be told');
+    expect(revoked).toEqual([0]);
+    const client = new Redis(redis?.url as string);
+    expect(await client.zcard('evict:u:alice')).toBe(3);
+    // A's refresh must not bring the evicted lease back while its socket closes.
+    await new Promise((r) => setTimeout(r, ttl / 3 + 300));
+    expect(await client.zcard('evict:u:alice')).toBe(3);
+    await client.quit();
+  });
+
   it('frees the slots of a node killed with SIGKILL within the lease TTL and one tick', async () => {
     const prefix = 'dead:';
     const ttl = 1_500;

@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisEngine } from '../../src/engines/redis.js';
+import type { GatewayOptions } from '../../src/index.js';
 import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -24,10 +25,11 @@ afterEach(async () => {
   for (const node of nodes.splice(0)) await node.stop();
 });
 
-async function node(prefix: string, failOpen = true): Promise<Running> {
+async function node(prefix: string, failOpen = true, options: GatewayOptions = {}): Promise<Running> {
   const running = await startGateway({
     maxConnectionsPerUser: 3,
     engine: redisEngine({ url: redis?.url as string, keyPrefix: prefix, failOpen }),
+    ...options,
   });
   nodes.push(running);
   return running;
@@ -93,6 +95,41 @@ describe.runIf(available)('gateways sharing one Redis', () => {
     expect(bobOnA.messages()).toEqual([{ seq: 1, data: 'from B' }]);
     expect(a.gateway.disconnect({ user: 'alice' })).toBe(0);
     expect((await onB.closed).code).toBe(4103);
+  });
+
+  it('evicts the user’s oldest connection on another node (4101) with policy evict-oldest', async () => {
+    const policy: GatewayOptions = { perUserPolicy: 'evict-oldest' };
+    const [a, b] = [await node('evicting:', true, policy), await node('evicting:', true, policy)] as [
+      Running,
+      Running,
+    ];
+    const oldest = await open(a, 'alice');
+    await open(b, 'alice');
+    await open(a, 'alice');
+    const newest = await open(b, 'alice');
+    expect((await oldest.closed).code).toBe(4101);
+    expect(newest.ws.readyState).toBe(newest.ws.OPEN);
+    await until(() => a.gateway.stats().connections + b.gateway.stats().connections === 3);
+  });
+
+  it('admits a queued upgrade when a slot frees on another node (policy queue)', async () => {
+    const policy: GatewayOptions = { perUserPolicy: 'queue', queueTimeoutMs: 5_000 };
+    const [a, b] = [await node('queueing:', true, policy), await node('queueing:', true, policy)] as [
+      Running,
+      Running,
+    ];
+    const held = [await open(a, 'alice'), await open(a, 'alice'), await open(a, 'alice')];
+    let admitted = false;
+    const waiting = open(b, 'alice').then((client) => {
+      admitted = true;
+      return client;
+    });
+    await until(() => b.gateway.stats().queuedUpgrades === 1, 2_000, 'the upgrade to queue on B');
+    expect(admitted).toBe(false);
+    held[0]?.ws.close(1000);
+    const client = await waiting;
+    expect(client.frames[0]).toMatchObject({ type: 'welcome' });
+    expect(b.gateway.stats().queuedUpgrades).toBe(0);
   });
 
   it('ignores a malformed operation on the routing channel and keeps routing', async () => {
