@@ -125,7 +125,7 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: 'redis-max-connections',
     kind: 'integer',
-    description: 'Connections across the whole cluster; 0 leaves only each node\'s --max-connections.',
+    description: "Connections across the whole cluster; 0 leaves only each node's --max-connections.",
     defaultValue: 0,
   },
   {
