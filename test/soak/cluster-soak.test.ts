@@ -1,0 +1,92 @@
+/**
+ * The soak harness against two `sockwarden serve --redis` nodes behind a round-robin TCP balancer,
+ * with one node SIGKILLed in the middle of the run. What a crash may cost is bounded (messages
+ * published while nobody held a session); what it must not cost is a leaked slot: once the run is
+ * over and the TTLs have passed, Redis holds no lease and no session of either node, and the
+ * surviving node holds nothing.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SoakReport } from '../../src/soak/report.js';
+import { run, serve } from '../helpers/cli.js';
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { startTcpBalancer } from '../helpers/tcp-balancer.js';
+
+const available = redisAvailable();
+let redis: TestRedis | null = null;
+beforeAll(async () => {
+  if (available) redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const LEASE_TTL_MS = 3_000;
+const RESUME_WINDOW_MS = 3_000;
+
+describe.runIf(available)('sockwarden soak against a two-node cluster', () => {
+  it('ends with zero leaked leases after a node is killed mid-soak', { timeout: 180_000 }, async () => {
+    const flags = [
+      '--insecure',
+      '--api-key',
+      'soak-key',
+      '--heartbeat-interval',
+      '1000',
+      '--pong-timeout',
+      '500',
+      '--resume-window',
+      String(RESUME_WINDOW_MS),
+      '--redis',
+      redis?.url as string,
+      '--redis-prefix',
+      'soak:',
+      '--redis-lease-ttl',
+      String(LEASE_TTL_MS),
+    ];
+    const [doomed, survivor] = [await serve(flags), await serve(flags)];
+    const ports = [doomed, survivor].map((node) => Number(new URL(node.base).port));
+    const balancer = await startTcpBalancer(ports);
+    const base = `http://127.0.0.1:${balancer.port}`;
+    const soaking = run([
+      'soak',
+      '--url',
+      `${base.replace('http', 'ws')}/ws`,
+      '--api',
+      base,
+      '--api-key',
+      'soak-key',
+      '--json',
+      ...'--connections 300 --users 60 --duration 20s --churn 30/s --messages 1/s --abrupt 20% --resume 30% --zombies 2% --silent 0% --slow 0% --stopped 0% --settle 30s --processes 1'.split(
+        ' ',
+      ),
+    ]);
+    await new Promise((r) => setTimeout(r, 8_000));
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const result = await soaking;
+    let report: SoakReport;
+    try {
+      report = JSON.parse(result.stdout) as SoakReport;
+    } catch {
+      throw new Error(`soak printed no JSON report (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+    }
+    // The survivor (the only node left to ask) let go of everything.
+    expect(report.server.afterDrain.connections).toBe(0);
+    expect(report.server.afterDrain.sessions).toBe(0);
+    expect(Object.values(report.server.afterDrain.resources).every((n) => n === 0)).toBe(true);
+    // Clients of the killed node came back through the balancer and resumed on the survivor.
+    expect(report.counters.resume.passed).toBeGreaterThan(20);
+    expect(report.counters.messages.duplicated).toBe(0);
+    const client = new Redis(redis?.url as string);
+    expect(await client.zcard('soak:leases')).toBe(0);
+    // Session keys outlive their node by a resume window and a lease TTL, then nothing is left.
+    // Only the survivor's liveness key stays: it is still running.
+    const left = async () => (await client.keys('soak:*')).filter((key) => !key.startsWith('soak:node:'));
+    const deadline = Date.now() + RESUME_WINDOW_MS + LEASE_TTL_MS + 2_000;
+    while ((await left()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(await left()).toEqual([]);
+    expect(await client.keys('soak:node:*')).toHaveLength(1);
+    await client.quit();
+    await balancer.close();
+  });
+});
