@@ -10,6 +10,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderCharts } from './charts.js';
+import { CLUSTER_SIZES, clusterMissing, runCluster } from './cluster.js';
 import { CONTENDERS, inspect } from './contenders.js';
 import { figureOf, MEASURES } from './measures.js';
 import { progress } from './processes.js';
@@ -23,6 +24,8 @@ const USAGE = `Usage: npm run bench -- [flags]   (or: sockwarden bench [flags])
   --json                  Print the raw results as JSON on stdout.
   --contenders a,b        Run only these: ${CONTENDERS.map((c) => c.name).join(', ')}.
   --scenarios a,b         Run only these: ${SCENARIOS.map(([name]) => name).join(', ')}.
+  --cluster               Run only the cluster benchmark (Redis engine, --workers 2) and add its
+                          figures to the newest full run's results and docs/benchmarks.md.
   --profile DIR           Write a CPU profile of every server process into DIR (open in Chrome DevTools).
   --report FILE           Run nothing: render docs/benchmarks.md and its charts from saved results.
   --help                  This text.
@@ -39,6 +42,7 @@ try {
       scenarios: { type: 'string' },
       profile: { type: 'string' },
       report: { type: 'string' },
+      cluster: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   }));
@@ -64,6 +68,51 @@ async function writeDocs(results) {
   const biome = join(here, '../node_modules/.bin/biome');
   if (existsSync(biome)) execFileSync(biome, ['format', '--write', doc], { stdio: 'ignore' });
   progress('wrote docs/benchmarks.md');
+}
+
+/** Runs the cluster benchmark into `results.cluster`, or records why it could not. */
+async function clusterInto(results, sizes) {
+  const missing = clusterMissing();
+  if (missing) {
+    results.skipped.cluster = missing;
+    progress(`cluster: skipped, ${missing}`);
+    return;
+  }
+  try {
+    results.cluster = await runCluster(sizes);
+  } catch (error) {
+    results.failures.push(`cluster: ${error.message}`);
+    progress(`cluster FAILED: ${error.message}`);
+    process.exitCode = 1;
+  }
+}
+
+if (flags.cluster) {
+  const mode = flags.smoke ? 'smoke' : 'full';
+  const dir = join(here, 'results');
+  const newest = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .pop()
+    : undefined;
+  const base =
+    mode === 'full' && newest
+      ? JSON.parse(readFileSync(join(dir, newest), 'utf8'))
+      : { mode, contenders: {}, skipped: {}, failures: [] };
+  base.failures = base.failures ?? [];
+  base.skipped = base.skipped ?? {};
+  const started = Date.now();
+  await clusterInto(base, CLUSTER_SIZES[mode]);
+  base.clusterDate = new Date().toISOString();
+  base.clusterElapsedS = Math.round((Date.now() - started) / 1000);
+  if (flags.json) process.stdout.write(`${JSON.stringify(base, null, 2)}\n`);
+  if (mode === 'full' && newest && base.cluster) {
+    writeFileSync(join(dir, newest), `${JSON.stringify(base, null, 2)}\n`);
+    await writeDocs(base);
+  }
+  progress(`done in ${base.clusterElapsedS} s`);
+  process.exit(process.exitCode ?? 0);
 }
 
 function pick(flag, all, what) {
@@ -135,6 +184,7 @@ for (const [c, contender] of contenders.entries()) {
     }
   }
 }
+if (!flags.contenders && !flags.scenarios) await clusterInto(results, CLUSTER_SIZES[mode]);
 results.elapsedS = Math.round((Date.now() - started) / 1000);
 
 if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -1,6 +1,7 @@
 /**
  * The `sockwarden` command. Exit codes: 0 success, 1 failure, 2 invalid configuration or usage.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { SockwardenError } from '../errors.js';
 import { soakHelpText } from '../soak/plan.js';
@@ -26,6 +27,13 @@ function version(): string {
 
 /** Runs the command line; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  const code = await runCommand(argv);
+  // A cluster worker's channel to its primary would keep it alive after it is done.
+  if (cluster.isWorker && process.connected) process.disconnect();
+  return code;
+}
+
+async function runCommand(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === 'serve') {

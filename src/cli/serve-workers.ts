@@ -4,9 +4,10 @@
  * shared Redis), prints one "listening on" line once all of them listen, forwards a drain to every
  * worker on SIGTERM or SIGINT, and exits once they have, with 0 only if every one drained cleanly.
  *
- * A worker that dies on its own is replaced at once; its clients resume on the others meanwhile.
- * More than five deaths within a minute means something is wrong with every worker (a bad config,
- * an unreachable port), so the primary stops them all and exits 1 rather than crash-looping.
+ * A worker that dies on its own after it listened is replaced at once; its clients resume on the
+ * others meanwhile. A worker that dies before it ever listened, or more than five deaths within a
+ * minute, means something is wrong with every worker (a port in use, a Redis URL that does not
+ * resolve), so the primary stops them all and exits 1 rather than crash-looping.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -37,6 +38,7 @@ function isListening(message: unknown): message is ListeningMessage {
 export function runPrimary(count: number, logger: Logger): Promise<number> {
   return new Promise<number>((resolve) => {
     const listening = new Set<number>();
+    const everListened = new Set<number>();
     const crashes: number[] = [];
     let stopping = false;
     let failed = false;
@@ -47,6 +49,7 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
       worker.on('message', (message: unknown) => {
         if (!isListening(message)) return;
         listening.add(worker.id);
+        everListened.add(worker.id);
         if (!announced && listening.size === count) {
           announced = true;
           process.stdout.write(`listening on ${message.url}\nworkers: ${count}\n`);
@@ -63,7 +66,9 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
       stopping = true;
       logger.info({ reason }, 'draining every worker');
       for (const worker of Object.values(cluster.workers ?? {})) {
-        if (worker?.isConnected()) worker.send(DRAIN_MESSAGE);
+        // One still starting has no drain to run yet: it just stops.
+        if (worker && !listening.has(worker.id)) worker.process.kill('SIGTERM');
+        else if (worker?.isConnected()) worker.send(DRAIN_MESSAGE);
       }
     };
 
@@ -75,7 +80,13 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
         const now = Date.now();
         crashes.push(now);
         while ((crashes[0] ?? now) < now - CRASH_WINDOW_MS) crashes.shift();
-        if (crashes.length > MAX_CRASHES_IN_WINDOW) {
+        if (!everListened.has(worker.id)) {
+          logger.fatal(
+            { worker: worker.process.pid, code },
+            'a worker failed to start: stopping the cluster',
+          );
+          stopAll('worker failed to start');
+        } else if (crashes.length > MAX_CRASHES_IN_WINDOW) {
           logger.fatal(
             { crashes: crashes.length, windowMs: CRASH_WINDOW_MS },
             'workers keep dying: stopping the cluster instead of restarting them',

@@ -11,6 +11,7 @@ import { DEMO_PAGE } from '../demo/page.js';
 import { redisEngine } from '../engines/redis.js';
 import { SockwardenError } from '../errors.js';
 import { createGateway } from '../gateway.js';
+import { resolveOptions } from '../options.js';
 import { attachBackendBridge, checkBackendUrl } from '../server/backend-bridge.js';
 import { createHttpServer } from '../server/http-server.js';
 import { jwtAuthenticator } from '../server/jwt.js';
@@ -62,7 +63,16 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const authenticate = authenticatorFor(config);
   // Logs go to stderr so that stdout carries only the "listening on" line scripts wait for.
   const logger = pino({ name: 'sockwarden', level: config.logLevel }, pino.destination(2));
-  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config.workers, logger);
+  if (config.workers > 1 && cluster.isPrimary) {
+    // Every option is checked here, once, so that a mistake exits 2 with one message instead of
+    // N workers failing the same way.
+    try {
+      resolveOptions(config.options);
+    } catch (error) {
+      throw error instanceof SockwardenError ? inServeTerms(error) : error;
+    }
+    return runPrimary(config.workers, logger);
+  }
   let gateway: ReturnType<typeof createGateway>;
   try {
     gateway = createGateway({
@@ -157,8 +167,6 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
           server.closeAllConnections();
           const leftover = Object.entries(gateway.stats().resources).filter(([, n]) => n !== 0);
           if (leftover.length > 0) logger.error({ leftover }, 'resources left after drain');
-          // The channel to the primary would keep a worker alive after its drain.
-          if (cluster.isWorker) process.disconnect?.();
           resolve(leftover.length > 0 ? 1 : 0);
         })
         .catch((error: unknown) => {

@@ -197,6 +197,30 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     expect(await cluster.exited).toBe(0);
   });
 
+  it('with --workers, exits 2 once for a bad option and 1 when the workers cannot listen', async () => {
+    const url = redis?.url as string;
+    const bad = await run([
+      'serve',
+      '--insecure',
+      '--workers',
+      '2',
+      '--redis',
+      url,
+      '--heartbeat-interval',
+      '1000',
+      '--pong-timeout',
+      '1000',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.match(/invalid configuration/g)).toHaveLength(1);
+    const [taken] = (await nodes('taken:', 1)) as [Node];
+    const port = new URL(taken.base).port;
+    const busy = await run(['serve', '--insecure', '--workers', '2', '--redis', url, '--port', port]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/EADDRINUSE/);
+    expect(busy.stderr).toContain('a worker failed to start');
+  });
+
   it('refuses --workers without --redis, naming the flag', async () => {
     const result = await run(['serve', '--insecure', '--workers', '2']);
     expect(result.code).toBe(2);
