@@ -259,7 +259,7 @@ export async function runCluster(sizes) {
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');
     progress(`cluster [3/3]: ${sizes.hold} connections held by --workers 2`);
-    return { admission: admissionFigures, publish, hold: await hold(sizes, redisUrl) };
+    return { sizes, admission: admissionFigures, publish, hold: await hold(sizes, redisUrl) };
   } finally {
     for (const stop of stoppers.splice(0)) stop();
   }

@@ -2,6 +2,7 @@
 // figures and ratios against bare `ws`, the charts, and the hand-written analysis in analysis.md.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CLUSTER_SIZES } from './cluster.js';
 import { evaluateGoals, figureOf, MEASURES } from './measures.js';
 
 const SCENARIO_TITLES = {
@@ -89,6 +90,46 @@ connect rate, authentication, pressure, node, IP, user and session limits).
 `;
 }
 
+function clusterSection(results) {
+  const c = results.cluster;
+  if (!c) return '';
+  const { admission: a, publish: p, hold: h } = c;
+  const sizes = c.sizes ?? CLUSTER_SIZES.full;
+  const ratio = (x, y) => (y ? ` (${(x / y).toFixed(2)}x)` : '');
+  const row = (label, d, base) =>
+    `| ${label} | ${fmt(d.p50, 2)}${base ? ratio(d.p50, base.p50) : ''} | ${fmt(d.p99, 2)}${base ? ratio(d.p99, base.p99) : ''} | ${fmt(d.samples)} |`;
+  const goal = h.held >= 38_000 && h.droppedWhileHeld === 0 && h.fourthOfUserStatus === 429;
+  return `## Cluster mode on Redis
+
+Measured by \`npm run bench -- --cluster\` on ${(results.clusterDate ?? results.date).slice(0, 10)} in ${fmt(results.clusterElapsedS ?? 0)} s, sockwarden against itself: one \`redis-server\` and several \`sockwarden serve\` processes
+on this machine. Admission is timed by the client from the upgrade request to the welcome frame, in
+alternating batches of ${fmt(sizes.batch)} connections per engine, each to a new user. Publish is timed from the
+HTTP \`/api/publish\` call on node A to the message arriving at a client, on A (same node) or on B
+(routed through Redis pub/sub), one publish at a time.
+
+| measure (ms) | p50 | p99 | samples |
+| --- | --- | --- | --- |
+${row('upgrade to welcome, memory engine', a.memoryMs)}
+${row('upgrade to welcome, Redis engine (x memory)', a.redisMs, a.memoryMs)}
+${row('publish to a client on the same node', p.sameNodeMs)}
+${row('publish to a client on another node (x same node)', p.crossNodeMs, p.sameNodeMs)}
+
+Held by \`sockwarden serve --workers 2 --redis\` (heartbeats every 10 s, per-user limit 3, every
+user at it), loaded from three processes, each on its own source address:
+
+| measure | value |
+| --- | --- |
+| connections held (goal: at least 38,000) | ${fmt(h.held)} of ${fmt(h.target)}${goal ? ' (met)' : ' (**not met**)'} |
+| failed to open | ${fmt(h.failed)} |
+| dropped while held for ${fmt(sizes.holdMs / 1000)} s | ${fmt(h.droppedWhileHeld)} |
+| server pings answered by the clients meanwhile | ${fmt(h.pingsAnswered)} |
+| a fourth connection of a user at the limit | HTTP ${h.fourthOfUserStatus} |
+| time to open them all | ${fmt(h.openSeconds, 1)} s |
+| workers' RSS per connection | ${fmt(h.rssPerConnection / 1024, 1)} KiB |
+| Redis memory per connection (lease in three sets, plus its age) | ${fmt(h.redisBytesPerConnection)} B |
+`;
+}
+
 /** The whole of docs/benchmarks.md for `results`, with `charts` as written by charts.js. */
 export function renderReport(results, charts) {
   const contenders = Object.entries(results.contenders)
@@ -140,5 +181,6 @@ ${goalsTable(results)}
 
 ${sections}
 ${sockwardenAlone(results)}
+${clusterSection(results)}
 ${analysis}`;
 }

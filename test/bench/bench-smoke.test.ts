@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { run } from '../helpers/cli.js';
+import { redisAvailable } from '../helpers/redis.js';
 
 const figure = z.number().finite().nonnegative();
 const distribution = z.object({
@@ -44,11 +45,28 @@ const contender = z.object({
   deadPeer: z.object({ undetected: z.literal(0), setting: z.string().min(1), detectionMs: distribution }),
 });
 
+const cluster = z.object({
+  admission: z.object({ memoryMs: distribution, redisMs: distribution }),
+  publish: z.object({ sameNodeMs: distribution, crossNodeMs: distribution }),
+  hold: z.object({
+    target: z.number().int().positive(),
+    held: z.number().int().positive(),
+    failed: z.literal(0),
+    droppedWhileHeld: z.literal(0),
+    fourthOfUserStatus: z.literal(429),
+    rssPerConnection: z.number().finite(),
+    redisBytesPerConnection: z.number().finite(),
+  }),
+});
+
+// Without redis-server (and without SOCKWARDEN_REQUIRE_REDIS) the cluster part is skipped, and says why.
+const withRedis = redisAvailable();
 const results = z.object({
   mode: z.literal('smoke'),
   node: z.string(),
   contenders: z.object({ ws: contender, sockwarden: contender, 'socket.io': contender, uWS: contender }),
-  skipped: z.object({}).strict(),
+  cluster: withRedis ? cluster : z.undefined(),
+  skipped: withRedis ? z.object({}).strict() : z.object({ cluster: z.string() }).strict(),
   failures: z.array(z.string()).length(0),
 });
 
@@ -61,8 +79,9 @@ describe('sockwarden bench --smoke', () => {
     // Every contender's closes were all matched to a release: nothing was lost between processes.
     for (const c of Object.values(parsed.data?.contenders ?? {}))
       expect(c.memory.closeToReleasedMs.samples).toBe(50);
-    // sockwarden's own figures are there too.
+    // sockwarden's own figures are there too, and the cluster held every connection it opened.
     expect(JSON.parse(stdout).contenders.sockwarden.memory.admissionUs.samples).toBe(200);
+    if (withRedis) expect(parsed.data?.cluster?.hold.held).toBe(parsed.data?.cluster?.hold.target);
   }, 300_000);
 
   it('refuses an unknown contender, naming it and the known ones', async () => {
