@@ -1,10 +1,9 @@
-import type { SessionStore } from './session-store.js';
-
 /**
  * The engine port: where connection slots are counted and reserved. The memory engine (default)
  * keeps them in this process; a cluster engine keeps them in a shared store. The core never knows
  * which one it talks to.
  */
+import type { SessionStore } from './session-store.js';
 
 /** Connection limits an engine enforces atomically in {@link Engine.reserve}. */
 export interface SlotLimits {

@@ -140,6 +140,10 @@ export class Hub implements ConnectionHost {
       movedMeanwhile = claimed?.adopt();
       this.parts.engine.sessions?.opened(identity.user, identity.session, claimed !== undefined);
       for (const json of movedMeanwhile?.messages ?? []) session.sendJson(json);
+    } else if (claimed) {
+      // Another upgrade opened the session here first: what moved meanwhile still reaches it, and
+      // the claim does not stay pending.
+      for (const json of claimed.adopt().messages) session.sendJson(json);
     }
     ticket.consume();
     connection.session = session;

@@ -6,12 +6,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine, EngineHost, SlotDecision, SlotLimits } from '../../src/core/engine.js';
 import { memoryEngine } from '../../src/engines/memory.js';
 import { type RedisEngine, redisEngine } from '../../src/engines/redis.js';
 import { until } from '../helpers/gateway.js';
-import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 
 const LIMITS: SlotLimits = { maxConnections: 5, maxConnectionsPerUser: 3, maxConnectionsPerIp: 4 };
 const failures: unknown[] = [];
@@ -48,15 +48,9 @@ function codes(decisions: SlotDecision[]): string[] {
   return decisions.map((d) => (d.ok ? 'ok' : d.code));
 }
 
-const redisOk = redisAvailable();
-let redis: TestRedis | null = null;
+const redis = useRedis();
+const redisOk = redis.available;
 let prefixes = 0;
-beforeAll(async () => {
-  if (redisOk) redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 /** A Redis engine on the test's server; each test gets its own key prefix, so tests never share slots. */
 async function redisNode(
@@ -67,7 +61,7 @@ async function redisNode(
   maxConnections = 0,
 ): Promise<RedisEngine> {
   const engine = redisEngine({
-    url: redis?.url as string,
+    url: redis.url,
     keyPrefix: prefix,
     leaseTtlMs,
     failOpen,
@@ -172,7 +166,7 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
     expect(evicting.ok).toBe(true);
     await until(() => revoked.length > 0, 2_000, 'node A to be told');
     expect(revoked).toEqual([0]);
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     expect(await client.zcard('evict:u:alice')).toBe(3);
     // A's refresh must not bring the evicted lease back while its socket closes.
     await new Promise((r) => setTimeout(r, ttl / 3 + 300));
@@ -186,7 +180,7 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
     const survivor = await redisNode(prefix, LIMITS, ttl);
     const child = spawn(process.execPath, [
       join(import.meta.dirname, 'fixtures/hold-leases.mjs'),
-      redis?.url as string,
+      redis.url,
       prefix,
       'alice',
       '3',
@@ -210,7 +204,7 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
       else await new Promise((r) => setTimeout(r, 50));
     }
     expect(won, 'slots the user got back on another node within the lease TTL + 2 s').toBe(3);
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     const leases = [
       ...(await client.zrange(`${prefix}leases`, 0, -1)),
       ...(await client.zrange(`${prefix}u:alice`, 0, -1)),
@@ -224,14 +218,14 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
     const prefix = 'outage:';
     const node = await redisNode(prefix, LIMITS, 1_500);
     await slot(node, 'alice');
-    await redis?.stop();
+    await redis.server.stop();
     const during = await Promise.all([slot(node, 'alice'), slot(node, 'alice'), slot(node, 'alice')]);
     // Fail open: the node's own counts decide, and they still hold the per-user limit.
     expect(codes(during)).toEqual(['ok', 'ok', 'user_limit']);
     expect(node.degraded).toBe(true);
-    await redis?.start();
+    await redis.server.start();
     await until(() => !node.degraded, 5_000, 'the engine to reconnect and refresh');
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     expect(await client.zcard(`${prefix}u:alice`)).toBe(3);
     await client.quit();
     // One failure reported for the outage, not one per admission, close or reconnect attempt.
@@ -242,12 +236,12 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
   it('refuses with engine_unavailable while Redis is down when set to fail closed', async () => {
     const node = await redisNode('closed:', LIMITS, 1_500, false);
     expect(codes([await slot(node, 'alice')])).toEqual(['ok']);
-    await redis?.stop();
+    await redis.server.stop();
     expect(codes([await slot(node, 'alice'), await slot(node, 'bob')])).toEqual([
       'engine_unavailable',
       'engine_unavailable',
     ]);
-    await redis?.start();
+    await redis.server.start();
     await until(() => !node.degraded, 5_000, 'the engine to reconnect and refresh');
     expect(codes([await slot(node, 'alice')])).toEqual(['ok']);
     expect(transitions).toEqual([true, false]);

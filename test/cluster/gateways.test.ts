@@ -3,20 +3,14 @@
  * them, and a close on one node frees the slot for the other in the close handler (I1).
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { redisEngine } from '../../src/engines/redis.js';
 import type { GatewayOptions } from '../../src/index.js';
 import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
-import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 
-const available = redisAvailable();
-let redis: TestRedis | null = null;
-beforeAll(async () => {
-  if (available) redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
+const available = redis.available;
 
 const nodes: Running[] = [];
 const clients: TestClient[] = [];
@@ -28,7 +22,7 @@ afterEach(async () => {
 async function node(prefix: string, failOpen = true, options: GatewayOptions = {}): Promise<Running> {
   const running = await startGateway({
     maxConnectionsPerUser: 3,
-    engine: redisEngine({ url: redis?.url as string, keyPrefix: prefix, failOpen }),
+    engine: redisEngine({ url: redis.url, keyPrefix: prefix, failOpen }),
     ...options,
   });
   nodes.push(running);
@@ -65,7 +59,7 @@ describe.runIf(available)('gateways sharing one Redis', () => {
     expect([await refusedStatus(a, 'alice'), await refusedStatus(b, 'alice')]).toEqual([429, 429]);
     // Another user is not affected.
     await open(b, 'bob');
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     expect(await client.zcard('pair:u:alice')).toBe(3);
     first.ws.close(1000);
     await until(() => a.gateway.stats().connections === 1, 2_000, 'node A to see the close');
@@ -135,7 +129,7 @@ describe.runIf(available)('gateways sharing one Redis', () => {
   it('ignores a malformed operation on the routing channel and keeps routing', async () => {
     const [a, b] = [await node('junk:'), await node('junk:')] as [Running, Running];
     const onB = await open(b, 'alice');
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     await client.publish('junk:route', '{"from":"elsewhere","operation":{"kind":"disconnect"}}');
     await client.publish('junk:route', 'not json');
     await client.quit();
@@ -147,14 +141,14 @@ describe.runIf(available)('gateways sharing one Redis', () => {
   it('says so in stats and /metrics while Redis is down, keeps admitting, and recovers', async () => {
     const running = await node('outage:');
     await open(running, 'alice');
-    await redis?.stop();
+    await redis.server.stop();
     await open(running, 'alice');
     expect(running.gateway.stats().engineDegraded).toBe(true);
     expect(await running.gateway.metrics()).toMatch(/^sockwarden_engine_degraded 1$/m);
-    await redis?.start();
+    await redis.server.start();
     await until(() => !running.gateway.stats().engineDegraded, 5_000, 'the engine to recover');
     expect(await running.gateway.metrics()).toMatch(/^sockwarden_engine_degraded 0$/m);
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     expect(await client.zcard('outage:u:alice')).toBe(2);
     await client.quit();
   });
@@ -162,12 +156,12 @@ describe.runIf(available)('gateways sharing one Redis', () => {
   it('refuses with 503 engine_unavailable and a Retry-After while Redis is down, when set to fail closed', async () => {
     const running = await node('closed:', false);
     await open(running, 'alice');
-    await redis?.stop();
+    await redis.server.stop();
     const refused = await refusal(running, 'alice');
     expect(refused?.status).toBe(503);
     expect(JSON.parse(refused?.body ?? '{}')).toMatchObject({ error: 'engine_unavailable' });
     expect(Number(refused?.headers['retry-after'])).toBeGreaterThan(0);
-    await redis?.start();
+    await redis.server.start();
     await until(() => !running.gateway.stats().engineDegraded, 5_000, 'the engine to recover');
     await open(running, 'alice');
   });

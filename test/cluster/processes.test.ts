@@ -6,19 +6,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { run, serve } from '../helpers/cli.js';
 import { connect, type TestClient } from '../helpers/gateway.js';
-import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 
-const available = redisAvailable();
-let redis: TestRedis | null = null;
-beforeAll(async () => {
-  if (available) redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
+const available = redis.available;
 
 const clients: TestClient[] = [];
 afterEach(() => {
@@ -40,7 +34,7 @@ async function nodes(prefix: string, count: number, extra: string[] = []): Promi
       const started = await serve([
         '--insecure',
         '--redis',
-        redis?.url as string,
+        redis.url,
         '--redis-prefix',
         prefix,
         '--redis-lease-ttl',
@@ -137,43 +131,57 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     const [a, b] = (await nodes('kill:', 2)) as [Node, Node];
     for (let i = 0; i < 3; i++) await open(a, { user: 'alice' });
     expect(await attempt(b, 'alice')).toBe(429);
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     const deadNode = (await client.zrange('kill:u:alice', 0, -1)).map((id) => id.split(':')[0]);
     expect(new Set(deadNode).size).toBe(1);
     const killedAt = Date.now();
     a.child.kill('SIGKILL');
     await a.exited;
+    // Timed by when the winning attempt started: on a loaded machine the handshake itself may be slow.
+    let attemptedAt = Date.now();
     let status = await attempt(b, 'alice');
-    while (status !== 101 && Date.now() - killedAt < LEASE_TTL_MS + 2_000) {
+    while (status !== 101 && Date.now() - killedAt < 15_000) {
       await new Promise((r) => setTimeout(r, 100));
+      attemptedAt = Date.now();
       status = await attempt(b, 'alice');
     }
     expect(status).toBe(101);
+    expect(attemptedAt - killedAt).toBeLessThanOrEqual(LEASE_TTL_MS + 2_000);
     // Not before the TTL: the dead node's slots were held for the lease's life, not dropped early.
-    expect(Date.now() - killedAt).toBeGreaterThan(LEASE_TTL_MS / 3);
+    expect(attemptedAt - killedAt).toBeGreaterThan(LEASE_TTL_MS / 3);
+    // Each of the dead node's leases expires from its own last refresh (one reserved after the last
+    // refresh lives a little longer); within the TTL and 2 s none is left, and the survivor's own
+    // refresh has swept the expired members out of the sets.
     const dead = `${deadNode[0]}:`;
-    const leftovers = [
-      ...(await client.zrange('kill:leases', 0, -1)),
-      ...(await client.zrange('kill:u:alice', 0, -1)),
-      ...(await client.keys(`kill:node:${deadNode[0]}`)),
-    ].filter((id) => id.startsWith(dead) || id.endsWith(deadNode[0] as string));
-    expect(leftovers).toEqual([]);
+    const leftovers = async () =>
+      [
+        ...(await client.zrange('kill:leases', 0, -1)),
+        ...(await client.zrange('kill:u:alice', 0, -1)),
+        ...(await client.keys(`kill:node:${deadNode[0]}`)),
+      ].filter((id) => id.startsWith(dead) || id.endsWith(deadNode[0] as string));
+    while (
+      (await leftovers()).length > 0 &&
+      Date.now() - killedAt < LEASE_TTL_MS + 2_000 + LEASE_TTL_MS / 3
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await leftovers()).toEqual([]);
     await client.quit();
   });
 
   it('keeps serving on local limits while redis-server is down, and reconciles when it is back', async () => {
     const [a, b] = (await nodes('outage:', 2)) as [Node, Node];
     await open(a, { user: 'alice' });
-    await redis?.stop();
+    await redis.server.stop();
     // Degraded: each node admits on its own limits, so alice gets 3 per node.
     for (let i = 0; i < 3; i++) await open(b, { user: 'alice' });
     expect((await stats(b)).engineDegraded).toBe(true);
     expect(await (await fetch(`${b.base}/metrics`)).text()).toMatch(/^sockwarden_engine_degraded 1$/m);
-    await redis?.start();
+    await redis.server.start();
     for (const node of [a, b]) {
       await eventually(async () => !(await stats(node)).engineDegraded, 10_000, 'the node to recover');
     }
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     await eventually(
       async () => (await client.zcard('outage:u:alice')) === 4,
       5_000,
@@ -198,7 +206,7 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
   });
 
   it('with --workers, exits 2 once for a bad option and 1 when the workers cannot listen', async () => {
-    const url = redis?.url as string;
+    const url = redis.url;
     const bad = await run([
       'serve',
       '--insecure',

@@ -4,20 +4,14 @@
  * socket still open there). Gateways share one real redis-server.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { redisEngine } from '../../src/engines/redis.js';
 import type { GatewayOptions } from '../../src/index.js';
 import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
-import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 
-const available = redisAvailable();
-let redis: TestRedis | null = null;
-beforeAll(async () => {
-  if (available) redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
+const available = redis.available;
 
 const nodes: Running[] = [];
 const clients: TestClient[] = [];
@@ -28,7 +22,7 @@ afterEach(async () => {
 
 async function node(prefix: string, options: GatewayOptions = {}): Promise<Running> {
   const running = await startGateway({
-    engine: redisEngine({ url: redis?.url as string, keyPrefix: prefix }),
+    engine: redisEngine({ url: redis.url, keyPrefix: prefix }),
     ...options,
   });
   nodes.push(running);
@@ -170,7 +164,7 @@ describe.runIf(available)('resume across nodes', () => {
     await first.next((f) => f.type === 'message');
     first.ws.close(1000);
     await until(() => a.gateway.stats().sessions === 0, 2_000, 'the session to end');
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     await until(() => true);
     const keys = async () => (await client.keys('end:s*')).length;
     const deadline = Date.now() + 1_000;

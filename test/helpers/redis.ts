@@ -1,6 +1,7 @@
 /** A real `redis-server` per test file, on a free loopback port, with nothing saved to disk. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 
 /**
  * Whether cluster tests can run. Without `redis-server` on PATH they are skipped with a visible
@@ -74,4 +75,39 @@ export async function startRedis(): Promise<TestRedis> {
   };
   await start();
   return { url: `redis://127.0.0.1:${port}`, port, stop, start };
+}
+
+/** The redis-server of one test file. */
+export interface RedisFixture {
+  /** Whether redis-server is on PATH, so the file's cluster tests run. */
+  readonly available: boolean;
+  /** The running server; only inside tests that run when `available`. */
+  readonly server: TestRedis;
+  /** Its URL. */
+  readonly url: string;
+}
+
+/** Starts a redis-server before the file's tests (when one is available) and stops it after them. */
+export function useRedis(): RedisFixture {
+  const available = redisAvailable();
+  let server: TestRedis | null = null;
+  beforeAll(async () => {
+    if (available) server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const running = (): TestRedis => {
+    if (!server) throw new Error('redis-server is not running (is the test guarded by `available`?)');
+    return server;
+  };
+  return {
+    available,
+    get server() {
+      return running();
+    },
+    get url() {
+      return running().url;
+    },
+  };
 }

@@ -6,20 +6,14 @@
  * surviving node holds nothing.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SoakReport } from '../../src/soak/report.js';
-import { run, serve } from '../helpers/cli.js';
-import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { serve } from '../helpers/cli.js';
+import { useRedis } from '../helpers/redis.js';
+import { runSoak } from '../helpers/soak.js';
 import { startTcpBalancer } from '../helpers/tcp-balancer.js';
 
-const available = redisAvailable();
-let redis: TestRedis | null = null;
-beforeAll(async () => {
-  if (available) redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
+const available = redis.available;
 
 const LEASE_TTL_MS = 3_000;
 const RESUME_WINDOW_MS = 3_000;
@@ -37,7 +31,7 @@ describe.runIf(available)('sockwarden soak against a two-node cluster', () => {
       '--resume-window',
       String(RESUME_WINDOW_MS),
       '--redis',
-      redis?.url as string,
+      redis.url,
       '--redis-prefix',
       'soak:',
       '--redis-lease-ttl',
@@ -46,30 +40,16 @@ describe.runIf(available)('sockwarden soak against a two-node cluster', () => {
     const [doomed, survivor] = [await serve(flags), await serve(flags)];
     const ports = [doomed, survivor].map((node) => Number(new URL(node.base).port));
     const balancer = await startTcpBalancer(ports);
-    const base = `http://127.0.0.1:${balancer.port}`;
-    const soaking = run([
-      'soak',
-      '--url',
-      `${base.replace('http', 'ws')}/ws`,
-      '--api',
-      base,
-      '--api-key',
-      'soak-key',
-      '--json',
-      ...'--connections 300 --users 60 --duration 20s --churn 30/s --messages 1/s --abrupt 20% --resume 30% --zombies 2% --silent 0% --slow 0% --stopped 0% --settle 30s --processes 1'.split(
+    const soaking = runSoak(
+      `http://127.0.0.1:${balancer.port}`,
+      '--connections 300 --users 60 --duration 20s --churn 30/s --messages 1/s --abrupt 20% --resume 30% --zombies 2% --silent 0% --slow 0% --stopped 0% --settle 30s --processes 1'.split(
         ' ',
       ),
-    ]);
+    );
     await new Promise((r) => setTimeout(r, 8_000));
     doomed.child.kill('SIGKILL');
     await doomed.exited;
-    const result = await soaking;
-    let report: SoakReport;
-    try {
-      report = JSON.parse(result.stdout) as SoakReport;
-    } catch {
-      throw new Error(`soak printed no JSON report (exit ${result.code}): ${result.stderr.slice(-2000)}`);
-    }
+    const { report } = await soaking;
     // The survivor (the only node left to ask) let go of everything.
     expect(report.server.afterDrain.connections).toBe(0);
     expect(report.server.afterDrain.sessions).toBe(0);
@@ -77,7 +57,7 @@ describe.runIf(available)('sockwarden soak against a two-node cluster', () => {
     // Clients of the killed node came back through the balancer and resumed on the survivor.
     expect(report.counters.resume.passed).toBeGreaterThan(20);
     expect(report.counters.messages.duplicated).toBe(0);
-    const client = new Redis(redis?.url as string);
+    const client = new Redis(redis.url);
     expect(await client.zcard('soak:leases')).toBe(0);
     // Session keys outlive their node by a resume window and a lease TTL, then nothing is left.
     // Only the survivor's liveness key stays: it is still running.

@@ -3,8 +3,8 @@
  * every fault kind is the CI soak of the issue; the short one proves the verdict fails on a leak.
  */
 import { describe, expect, it } from 'vitest';
-import type { SoakReport } from '../../src/soak/report.js';
 import { run, serve } from '../helpers/cli.js';
+import { runSoak } from '../helpers/soak.js';
 
 /** Fast heartbeats and a short resume window, so faults are found and sessions end within the run. */
 const SERVER = [
@@ -17,34 +17,10 @@ const SERVER = [
   '500',
 ];
 
-async function soak(
-  base: string,
-  args: string[],
-): Promise<{ code: number | null; report: SoakReport; stderr: string }> {
-  const result = await run([
-    'soak',
-    '--url',
-    `${base.replace('http', 'ws')}/ws`,
-    '--api',
-    base,
-    '--api-key',
-    'soak-key',
-    '--json',
-    ...args,
-  ]);
-  let report: SoakReport;
-  try {
-    report = JSON.parse(result.stdout) as SoakReport;
-  } catch {
-    throw new Error(`soak printed no JSON report (exit ${result.code}): ${result.stderr.slice(-2000)}`);
-  }
-  return { code: result.code, report, stderr: result.stderr };
-}
-
 describe('sockwarden soak', () => {
   it('runs 60 s of churn with every fault kind and passes its verdict', { timeout: 300_000 }, async () => {
     const { base } = await serve([...SERVER, '--resume-window', '3000']);
-    const { code, report, stderr } = await soak(base, [
+    const { code, report, stderr } = await runSoak(base, [
       // Two load processes, so the path a big soak takes (counters added across processes) runs in CI.
       ...'--connections 600 --users 150 --duration 60s --churn 60/s --messages 1/s --abrupt 20% --resume 30% --zombies 5% --silent 2% --slow 2% --stopped 1% --settle 60s --processes 2'.split(
         ' ',
@@ -80,7 +56,7 @@ describe('sockwarden soak', () => {
   }, async () => {
     // A resume window far longer than the settle time: abruptly dropped sessions are still held.
     const { base } = await serve([...SERVER, '--resume-window', '600000']);
-    const { code, report } = await soak(base, [
+    const { code, report } = await runSoak(base, [
       ...'--connections 40 --users 10 --duration 3s --churn 20/s --abrupt 100% --resume 0% --zombies 0% --silent 0% --slow 0% --stopped 0% --settle 2s'.split(
         ' ',
       ),

@@ -1,0 +1,26 @@
+/** `sockwarden soak` against a gateway at `base`, as a user runs it, with its JSON report parsed. */
+import type { SoakReport } from '../../src/soak/report.js';
+import { run } from './cli.js';
+
+/** Runs the soak with `args` (its API key is `soak-key`); throws with its stderr when it printed no report. */
+export async function runSoak(
+  base: string,
+  args: string[],
+): Promise<{ code: number | null; report: SoakReport; stderr: string }> {
+  const result = await run([
+    'soak',
+    '--url',
+    `${base.replace('http', 'ws')}/ws`,
+    '--api',
+    base,
+    '--api-key',
+    'soak-key',
+    '--json',
+    ...args,
+  ]);
+  try {
+    return { code: result.code, report: JSON.parse(result.stdout) as SoakReport, stderr: result.stderr };
+  } catch {
+    throw new Error(`soak printed no JSON report (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+  }
+}
