@@ -214,6 +214,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       // Only called once the engine hears from another node, after `core` exists.
       deliver: (operation): void => core.deliverRemote(operation),
       handOver: (user, sessionId): { held: boolean; attached: boolean } => core.handOver(user, sessionId),
+      dropDetached: (user, sessionId): void => core.dropDetached(user, sessionId),
       replay: { resumeWindowMs: config.resumeWindowMs, maxMessages: config.replay.maxMessages },
     }),
     wheel,

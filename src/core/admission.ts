@@ -53,6 +53,8 @@ export interface Ticket {
   consume(): void;
   /** The upgrade failed after admission: give back everything reserved. */
   abandon(): void;
+  /** Adds something to give back on {@link abandon}. */
+  onAbandon(undo: () => void): void;
 }
 
 /** What admission decided. */
@@ -199,11 +201,32 @@ export class Admission {
             user,
           );
         }
+        const ticket = this.ticket(
+          identity,
+          principal,
+          pending.lease,
+          request,
+          existing === undefined,
+          claimed,
+        );
+        const store = this.engine.sessions;
+        if (!existing && !claimed && store) {
+          // This node's count was checked above, in the same step as the reservation; the
+          // cluster's is decided in the store, atomically, with the ticket already counted here.
+          const place = await store.admit(user, identity.session, this.config.maxSessionsPerUser);
+          if (!place) {
+            ticket.abandon();
+            return refuse(
+              'session_limit',
+              `user holds ${this.config.maxSessionsPerUser} sessions across the cluster, none of them detached`,
+              undefined,
+              user,
+            );
+          }
+          ticket.onAbandon(() => place.cancel());
+        }
         this.telemetry.admission('admitted', { ...subject, user });
-        return {
-          ok: true,
-          ticket: this.ticket(identity, principal, pending.lease, request, existing === undefined, claimed),
-        };
+        return { ok: true, ticket };
       }
       if (pending.code !== 'user_limit') {
         const retry = pending.code === 'ip_limit' ? undefined : jitter(5_000);
@@ -275,6 +298,8 @@ export class Admission {
       if (left > 0) this.pendingSessions.set(user, left);
       else this.pendingSessions.delete(user);
     };
+    // A session claimed from another node goes back to the store if the upgrade fails.
+    const undos: Array<() => void> = claimed ? [() => claimed.abandon()] : [];
     let resumeFailure: ResumeFailure | undefined;
     if (isNew && !claimed && request.sessionId !== undefined && (request.lastSeq ?? 0) > 0) {
       resumeFailure = this.registry.wasExpired(identity.sessionKey) ? 'expired' : 'unknown';
@@ -288,9 +313,13 @@ export class Admission {
       claimed,
       consume,
       abandon: () => {
+        const wasPending = pendingHeld;
         consume();
         lease.release();
+        // Only before the session opened: afterwards the session itself owns its place.
+        if (wasPending) for (const undo of undos.splice(0)) undo();
       },
+      onAbandon: (undo) => void undos.push(undo),
     };
   }
 

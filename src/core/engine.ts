@@ -107,6 +107,11 @@ export interface EngineHost {
    * its shared state. Returns whether this node held it and whether a socket was on it.
    */
   handOver(user: string, sessionId: string): { held: boolean; attached: boolean };
+  /**
+   * Another node dropped one of this node's detached sessions to make room under the user's
+   * session limit: end it here, unless a socket came back to it meanwhile.
+   */
+  dropDetached(user: string, sessionId: string): void;
   /** How long a detached session stays resumable and how many frames it keeps for replay. */
   readonly replay: { readonly resumeWindowMs: number; readonly maxMessages: number };
 }

@@ -250,6 +250,12 @@ export class Hub implements ConnectionHost {
     return { held: true, attached };
   }
 
+  /** Ends a detached session another node dropped to make room under the user's session limit. */
+  dropDetached(user: string, sessionId: string): void {
+    const session = this.registry.sessions.get(sessionKeyOf(user, sessionId));
+    if (session && !session.attached) session.end(SessionEnd.Dropped);
+  }
+
   /** Applies what another node relayed to this node's sessions. */
   deliverRemote(operation: RemoteOperation): void {
     const target: Target =

@@ -23,12 +23,29 @@ export interface ClaimedSession {
    * publishes find the session here.
    */
   adopt(): { messages: string[]; disconnected: boolean };
-  /** The upgrade failed after the claim: leave the session resumable by the next claim. */
+  /** The upgrade failed after the claim: leave the session resumable by the next claim. Idempotent. */
   abandon(): void;
+}
+
+/** A new session's place under the cluster-wide session limit of its user. */
+export interface SessionPlace {
+  /** The upgrade failed before the session opened: give the place back. */
+  cancel(): void;
 }
 
 /** The port a shared engine implements; see the module comment. */
 export interface SessionStore {
+  /**
+   * Takes a place for a new session of `user` under `max` sessions across the cluster, in one
+   * atomic step. At the limit, the user's session that has been without a socket longest, on
+   * whichever node, is dropped to make room; resolves null when none of them is detached. A store
+   * that cannot answer resolves a place (this node's own count was checked before).
+   */
+  admit(user: string, sessionId: string, max: number): Promise<SessionPlace | null>;
+  /** The session lost its socket and waits for a resume. */
+  detached(user: string, sessionId: string): void;
+  /** A detached session has a socket again. */
+  reattached(user: string, sessionId: string): void;
   /**
    * Moves the session from the node that holds it, or resolves null when no node does (it never
    * existed, ended, or expired). Never rejects: a store that cannot answer resolves null.

@@ -230,6 +230,7 @@ export class SessionState implements Session {
     resumed: boolean,
     failure?: ResumeFailure,
   ): void {
+    if (this.resumeTimer) this.host.store?.reattached(this.user, this.id);
     this.resumeTimer?.dispose();
     this.resumeTimer = null;
     const previous = this.connection;
@@ -258,6 +259,7 @@ export class SessionState implements Session {
     }
     this.detachedAt = this.host.now();
     this.resumeTimer = this.scope.timer(this.host.config.resumeWindowMs, () => this.end(SessionEnd.Expired));
+    this.host.store?.detached(this.user, this.id);
   }
 
   /** A client message: runs every handler, reporting failures to the client by `ref`. */

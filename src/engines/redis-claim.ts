@@ -3,6 +3,7 @@
  * hand-over, and what was published for the session since the claim's ordering point.
  */
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { RemoteOperation } from '../core/engine.js';
 import type { ClaimMessage } from './redis-router.js';
 
@@ -37,9 +38,48 @@ export class PendingClaim {
     return this.echoed && (!this.awaitAnswer || this.answeredAt !== undefined);
   }
 
+  /** What was published for the session after the ordering point, in order. */
+  collected(): { messages: string[]; disconnected: boolean } {
+    const messages: string[] = [];
+    for (const { from, n, operation } of this.buffer) {
+      // The holder applied its own operations sent before its answer; the stream has them.
+      if (from === this.holder && this.answeredAt !== undefined && n < this.answeredAt) continue;
+      if (operation.kind === 'disconnect') return { messages, disconnected: true };
+      messages.push(operation.json);
+    }
+    return { messages, disconnected: false };
+  }
+
   targets(operation: RemoteOperation): boolean {
     return (
       operation.user === this.user && (operation.session === undefined || operation.session === this.session)
     );
   }
+}
+
+/**
+ * Reads a session's stream: its last sequence number (which survives trimming) and the contiguous
+ * run of frames that ends at it. A run with a hole (frames Redis missed) is cut at the hole, so the
+ * replay reports what it cannot give instead of skipping it silently.
+ */
+export async function readSentFrames(
+  redis: Redis,
+  stream: string,
+): Promise<{ latestSeq: number; frames: Array<[number, string]> }> {
+  const [info, range] =
+    (await redis.pipeline().xinfo('STREAM', stream).xrange(stream, '-', '+').exec()) ?? [];
+  let latestSeq = 0;
+  if (info && !info[0]) {
+    const fields = info[1] as unknown[];
+    latestSeq = Number.parseInt(String(fields[fields.indexOf('last-generated-id') + 1]), 10) || 0;
+  }
+  const entries = (range && !range[0] ? range[1] : []) as Array<[string, string[]]>;
+  const frames: Array<[number, string]> = [];
+  let expected = latestSeq;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const [id, fields] = entries[i] as [string, string[]];
+    if (Number.parseInt(id, 10) !== expected) break;
+    frames.unshift([expected--, fields[1] ?? '']);
+  }
+  return { latestSeq, frames };
 }

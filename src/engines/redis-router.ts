@@ -42,6 +42,8 @@ export interface RouterListener {
   handed(handed: HandedMessage, from: string, n: number): void;
   /** A lease was evicted; the node holding it closes its connection. */
   revoke(lease: string): void;
+  /** A detached session was dropped; the node holding it ends it. */
+  drop(user: string, session: string): void;
 }
 
 /** Another node evicted one of this node's connections (policy evict-oldest): close it. */
@@ -51,7 +53,14 @@ export interface RevokeMessage {
   lease: string;
 }
 
-type Payload = RemoteOperation | ClaimMessage | HandedMessage | RevokeMessage;
+/** Another node dropped one of this node's detached sessions to admit a new one of the same user. */
+export interface DropMessage {
+  kind: 'drop';
+  user: string;
+  session: string;
+}
+
+type Payload = RemoteOperation | ClaimMessage | HandedMessage | RevokeMessage | DropMessage;
 
 function isString(value: unknown): value is string {
   return typeof value === 'string';
@@ -75,6 +84,8 @@ function isPayload(value: unknown): value is Payload {
       return isString(p.id) && typeof p.attached === 'boolean';
     case 'revoke':
       return isString(p.lease);
+    case 'drop':
+      return isString(p.user) && isString(p.session);
     default:
       return false;
   }
@@ -147,6 +158,7 @@ export class RedisRouter {
     else if (from === this.nodeId) return;
     else if (payload.kind === 'handed') this.listener.handed(payload, from, n);
     else if (payload.kind === 'revoke') this.listener.revoke(payload.lease);
+    else if (payload.kind === 'drop') this.listener.drop(payload.user, payload.session);
     else this.listener.operation(payload, from, n);
   }
 }

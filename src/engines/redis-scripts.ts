@@ -98,25 +98,64 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {holder, redis.call('EXISTS', ARGV[3] .. holder)}`;
 
 /**
- * Forgets an ended session, unless another node has claimed it since. KEYS: owner key, stream.
- * ARGV: this node.
+ * Forgets an ended session, unless another node has claimed it since. KEYS: owner key, stream, the
+ * user's sessions, the user's detached sessions. ARGV: this node, session id.
  */
 export const END_SESSION = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  redis.call('ZREM', KEYS[4], ARGV[2])
 end
 return 1`;
 
 /**
- * Extends every session a node holds. ARGV: TTL ms, this node, then owner key and stream of each
- * session. An owner key that expired during an outage is set again; one another node holds now is
- * left alone. Like REFRESH, this needs a single Redis.
+ * Extends every session a node holds. ARGV: TTL ms, this node, then for each session its owner
+ * key, stream, the user's sessions, the user's detached sessions and its id. An owner key that
+ * expired during an outage is set again; one another node holds now is left alone. Like REFRESH,
+ * this needs a single Redis.
  */
-export const REFRESH_SESSIONS = `local ttl = ARGV[1]
-for i = 3, #ARGV, 2 do
+export const REFRESH_SESSIONS = `${NOW}
+local ttl = tonumber(ARGV[1])
+for i = 3, #ARGV, 5 do
   local holder = redis.call('GET', ARGV[i])
   if not holder or holder == ARGV[2] then
     redis.call('SET', ARGV[i], ARGV[2], 'PX', ttl)
     redis.call('PEXPIRE', ARGV[i + 1], ttl)
+    redis.call('ZADD', ARGV[i + 2], now + ttl, ARGV[i + 4])
+    redis.call('PEXPIRE', ARGV[i + 2], ttl)
+    redis.call('PEXPIRE', ARGV[i + 3], ttl)
   end
 end
-return (#ARGV - 2) / 2`;
+return (#ARGV - 2) / 5`;
+
+/**
+ * A place for a new session under the user's limit across the cluster. KEYS: the user's sessions
+ * (scored by expiry), the user's detached sessions (scored by when they lost their socket). ARGV:
+ * session id, max sessions, TTL ms. At the limit the session detached longest makes room, in the
+ * same step. Returns the verdict ("ok" or "session_limit") and the dropped session ("" when none).
+ */
+export const ADMIT_SESSION = `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local victim = ''
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  for _, session in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('ZSCORE', KEYS[1], session) then
+      victim = session
+      break
+    end
+    redis.call('ZREM', KEYS[2], session)
+  end
+  if victim == '' then return {'session_limit', ''} end
+  redis.call('ZREM', KEYS[1], victim)
+  redis.call('ZREM', KEYS[2], victim)
+end
+local ttl = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return {'ok', victim}`;
+
+/** A session lost its socket. KEYS: the user's detached sessions. ARGV: session id, TTL ms. */
+export const DETACH_SESSION = `${NOW}
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`;

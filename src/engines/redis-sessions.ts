@@ -14,11 +14,12 @@
 import type { Redis } from 'ioredis';
 import type { EngineHost, RemoteOperation } from '../core/engine.js';
 import { sessionKeyOf } from '../core/identity.js';
-import type { ClaimedSession, SessionStore } from '../core/session-store.js';
+import type { ClaimedSession, SessionPlace, SessionStore } from '../core/session-store.js';
 import { messageFrame } from '../protocol.js';
-import { PendingClaim } from './redis-claim.js';
+import { PendingClaim, readSentFrames } from './redis-claim.js';
 import type { ClaimMessage, HandedMessage, RedisRouter } from './redis-router.js';
 import { CLAIM_SESSION, END_SESSION, REFRESH_SESSIONS } from './redis-scripts.js';
+import { RedisUserSessions } from './redis-user-sessions.js';
 
 type SessionRedis = Redis & {
   swClaimSession(...args: Array<string | number>): Promise<[string, number]>;
@@ -50,6 +51,7 @@ export class RedisSessionStore implements SessionStore {
   /** Sessions whose frames Redis missed during an outage: forgotten there, so no node replays a gap. */
   private readonly broken = new Map<string, boolean>();
   private readonly redis: SessionRedis;
+  private readonly users: RedisUserSessions;
 
   constructor(
     redis: Redis,
@@ -58,9 +60,38 @@ export class RedisSessionStore implements SessionStore {
     private readonly settings: RedisSessionSettings,
   ) {
     redis.defineCommand('swClaimSession', { numberOfKeys: 1, lua: CLAIM_SESSION });
-    redis.defineCommand('swEndSession', { numberOfKeys: 2, lua: END_SESSION });
+    redis.defineCommand('swEndSession', { numberOfKeys: 4, lua: END_SESSION });
     redis.defineCommand('swRefreshSessions', { numberOfKeys: 0, lua: REFRESH_SESSIONS });
     this.redis = redis as SessionRedis;
+    this.users = new RedisUserSessions(redis, settings.prefix, settings.ttlMs, settings.onError);
+  }
+
+  async admit(user: string, session: string, max: number): Promise<SessionPlace | null> {
+    const place: SessionPlace = { cancel: () => this.users.cancel(user, session) };
+    if (this.settings.unavailable()) return { cancel: () => {} };
+    try {
+      const { ok, dropped } = await this.users.admit(user, session, max);
+      if (!ok) return null;
+      if (dropped !== '') {
+        if (this.held.has(sessionKeyOf(user, dropped))) this.host.dropDetached(user, dropped);
+        else
+          this.router
+            .send({ kind: 'drop', user, session: dropped })
+            .catch((error: unknown) => this.settings.onError(error));
+      }
+      return place;
+    } catch (error) {
+      this.settings.onError(error);
+      return { cancel: () => {} };
+    }
+  }
+
+  detached(user: string, session: string): void {
+    if (!this.broken.has(sessionKeyOf(user, session))) this.users.detached(user, session);
+  }
+
+  reattached(user: string, session: string): void {
+    this.users.reattached(user, session);
   }
 
   async claim(user: string, session: string): Promise<ClaimedSession | null> {
@@ -106,6 +137,8 @@ export class RedisSessionStore implements SessionStore {
     if (!adopted) pipeline.del(this.streamKey(key));
     pipeline.set(this.ownerKey(key), this.settings.nodeId, 'PX', this.settings.ttlMs);
     pipeline.exec().catch((error: unknown) => this.failed(key, error));
+    // It may have been waiting without a socket on the node it came from.
+    if (adopted) this.users.reattached(user, session);
   }
 
   sent(user: string, session: string, seq: number, frame: string): void {
@@ -127,7 +160,7 @@ export class RedisSessionStore implements SessionStore {
     this.broken.delete(key);
     if (keep) return;
     this.redis
-      .swEndSession(this.ownerKey(key), this.streamKey(key), this.settings.nodeId)
+      .swEndSession(...this.endKeys(key, user), this.settings.nodeId, session)
       .catch((error: unknown) => this.settings.onError(error));
   }
 
@@ -176,13 +209,14 @@ export class RedisSessionStore implements SessionStore {
   async refresh(): Promise<void> {
     const { ttlMs, nodeId } = this.settings;
     const args: Array<string | number> = [ttlMs, nodeId];
-    for (const key of this.held.keys()) {
-      if (!this.broken.has(key)) args.push(this.ownerKey(key), this.streamKey(key));
+    for (const [key, { user, session }] of this.held) {
+      if (!this.broken.has(key)) args.push(...this.endKeys(key, user), session);
     }
     await this.redis.swRefreshSessions(...args);
     for (const [key, forgotten] of this.broken) {
       if (forgotten) continue;
-      await this.redis.swEndSession(this.ownerKey(key), this.streamKey(key), nodeId);
+      const { user, session } = this.held.get(key) ?? { user: '', session: '' };
+      await this.redis.swEndSession(...this.endKeys(key, user), nodeId, session);
       this.broken.set(key, true);
     }
   }
@@ -212,54 +246,31 @@ export class RedisSessionStore implements SessionStore {
 
   /** Reads the claimed session's frames: the contiguous run that ends at its last sequence number. */
   private async read(key: string, claim: PendingClaim): Promise<ClaimedSession> {
-    const stream = this.streamKey(key);
-    const replies =
-      (await this.redis.pipeline().xinfo('STREAM', stream).xrange(stream, '-', '+').exec()) ?? [];
-    const [info, range] = replies;
-    let latestSeq = 0;
-    if (info && !info[0]) {
-      const fields = info[1] as unknown[];
-      latestSeq = Number.parseInt(String(fields[fields.indexOf('last-generated-id') + 1]), 10) || 0;
-    }
-    const entries = (range && !range[0] ? range[1] : []) as Array<[string, string[]]>;
-    const frames: Array<[number, string]> = [];
-    let expected = latestSeq;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [id, fields] = entries[i] as [string, string[]];
-      if (Number.parseInt(id, 10) !== expected) break;
-      frames.unshift([expected--, fields[1] ?? '']);
-    }
+    const { latestSeq, frames } = await readSentFrames(this.redis, this.streamKey(key));
+    let settled = false;
     return {
       latestSeq,
       frames,
       wasAttached: claim.attached,
       adopt: () => {
-        const collected = this.collect(claim);
+        if (settled) return { messages: [], disconnected: false };
+        settled = true;
+        const collected = claim.collected();
         this.settle(key, claim);
         return collected;
       },
       abandon: () => {
+        if (settled) return;
+        settled = true;
         // Kept for the next claim: written as the session would have sent them.
         let seq = latestSeq;
-        for (const json of this.collect(claim).messages) {
+        for (const json of claim.collected().messages) {
           seq++;
           this.append(key, seq, messageFrame(seq, json));
         }
         this.settle(key, claim);
       },
     };
-  }
-
-  /** What was published for the claimed session after the ordering point, in order. */
-  private collect(claim: PendingClaim): { messages: string[]; disconnected: boolean } {
-    const messages: string[] = [];
-    for (const { from, n, operation } of claim.buffer) {
-      // The holder applied its own operations sent before its answer; the stream has them.
-      if (from === claim.holder && claim.answeredAt !== undefined && n < claim.answeredAt) continue;
-      if (operation.kind === 'disconnect') return { messages, disconnected: true };
-      messages.push(operation.json);
-    }
-    return { messages, disconnected: false };
   }
 
   private settle(key: string, claim: PendingClaim): void {
@@ -282,6 +293,16 @@ export class RedisSessionStore implements SessionStore {
   private failed(key: string, error: unknown): void {
     if (this.held.has(key) && !this.broken.has(key)) this.broken.set(key, false);
     this.settings.onError(error);
+  }
+
+  /** Owner key, stream, the user's sessions and the user's detached sessions. */
+  private endKeys(key: string, user: string): [string, string, string, string] {
+    return [
+      this.ownerKey(key),
+      this.streamKey(key),
+      this.users.sessionsKey(user),
+      this.users.detachedKey(user),
+    ];
   }
 
   private ownerKey(key: string): string {

@@ -109,6 +109,7 @@ export class RedisEngine implements Engine {
         },
         claim: (message, from) => this.sessions.onClaim(message, from),
         revoke: (lease) => this.held.get(lease)?.revoked?.(),
+        drop: (user, session) => host.dropDetached(user, session),
         handed: (message, from, n) => this.sessions.onHanded(message, from, n),
       },
       (error) => this.degrade(error),

@@ -31,6 +31,7 @@ const host: EngineHost = {
   degradedChanged: (degraded) => void transitions.push(degraded),
   deliver: () => {},
   handOver: () => ({ held: false, attached: false }),
+  dropDetached: () => {},
   replay: { resumeWindowMs: 30_000, maxMessages: 100 },
 };
 const engines: Engine[] = [];

@@ -126,6 +126,27 @@ describe.runIf(available)('gateways sharing one Redis', () => {
     expect(b.gateway.stats().queuedUpgrades).toBe(0);
   });
 
+  it('holds the per-user session limit across nodes, dropping the session away longest anywhere', async () => {
+    const limit: GatewayOptions = { maxSessionsPerUser: 2 };
+    const [a, b] = [await node('sessions:', true, limit), await node('sessions:', true, limit)] as [
+      Running,
+      Running,
+    ];
+    const away = await open(a, 'alice');
+    away.ws.terminate();
+    await until(() => a.gateway.stats().connections === 0, 2_000, 'node A to see the drop');
+    expect(a.gateway.stats().sessions).toBe(1);
+    await open(b, 'alice');
+    // The third session: the one detached on A makes room for it.
+    await open(b, 'alice');
+    await until(() => a.gateway.stats().sessions === 0, 2_000, 'node A to drop its detached session');
+    // Both left are on a socket: a fourth is refused, on either node.
+    const refused = await refusal(a, 'alice');
+    expect(refused?.status).toBe(429);
+    expect(refused?.body).toContain('session_limit');
+    expect(b.gateway.stats().sessions).toBe(2);
+  });
+
   it('ignores a malformed operation on the routing channel and keeps routing', async () => {
     const [a, b] = [await node('junk:'), await node('junk:')] as [Running, Running];
     const onB = await open(b, 'alice');
