@@ -205,7 +205,10 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  /** Extends every session held here, in one call; run on the engine's refresh tick. */
+  /**
+   * Extends every session held here, in one script call sent at once (the engine pipelines it with
+   * the lease refresh); run on the engine's refresh tick.
+   */
   async refresh(): Promise<void> {
     const { ttlMs, nodeId } = this.settings;
     const args: Array<string | number> = [ttlMs, nodeId];

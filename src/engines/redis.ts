@@ -285,8 +285,11 @@ export class RedisEngine implements Engine {
     const args: Array<string | number> = [this.ttlMs];
     for (const [id, held] of this.held) args.push(id, held.userKey, held.ipKey, held.agesKey);
     try {
-      await this.redis.swRefresh(this.leasesKey, this.nodeKey, this.revokedKey, ...args);
-      await this.sessions.refresh();
+      // Both scripts are written to the connection before either answer is awaited: one round trip.
+      await Promise.all([
+        this.redis.swRefresh(this.leasesKey, this.nodeKey, this.revokedKey, ...args),
+        this.sessions.refresh(),
+      ]);
       if (this.degraded) {
         this.degraded = false;
         this.host.degradedChanged(false);

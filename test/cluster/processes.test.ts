@@ -229,6 +229,15 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     expect(busy.stderr).toContain('a worker failed to start');
   });
 
+  it('takes the Redis URL from SOCKWARDEN_REDIS too', async () => {
+    const { base } = await serve(['--insecure'], {
+      SOCKWARDEN_REDIS: redis.url,
+      SOCKWARDEN_REDIS_PREFIX: 'env:',
+    });
+    const figures = (await (await fetch(`${base}/api/stats`)).json()) as { engine: string };
+    expect(figures.engine).toBe('redis');
+  });
+
   it('refuses --workers without --redis, naming the flag', async () => {
     const result = await run(['serve', '--insecure', '--workers', '2']);
     expect(result.code).toBe(2);

@@ -32,8 +32,11 @@ export function run(
 /** Starts `sockwarden serve --port 0`; resolves once it prints its address. Killed after the test. */
 export async function serve(
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args]);
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    env: { ...process.env, ...env },
+  });
   children.push(child);
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const base = await new Promise<string>((resolve, reject) => {
