@@ -13,6 +13,18 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
+ * Lua: the first member of sorted set `order` (oldest first) that is still in `live`, dropping the
+ * stale ones from `order` on the way; '' when there is none.
+ */
+const FIRST_LIVE = `local function firstLive(order, live)
+  for _, member in ipairs(redis.call('ZRANGE', order, 0, -1)) do
+    if redis.call('ZSCORE', live, member) then return member end
+    redis.call('ZREM', order, member)
+  end
+  return ''
+end`;
+
+/**
  * KEYS: all leases, the user's, the IP's, the user's leases by age, revoked leases. ARGV: lease id,
  * TTL ms, max per user, max per IP, live connections of the user this admission replaces, cluster
  * cap (0: none), "1" to evict the user's oldest live lease at the per-user limit. Returns the
@@ -20,6 +32,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * reservation that takes its slot are one step, so no other admission can take the slot between.
  */
 export const RESERVE = `${NOW}
+${FIRST_LIVE}
 for i = 1, 3 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now) end
 local replacing = tonumber(ARGV[5])
 local cap = tonumber(ARGV[6])
@@ -28,13 +41,7 @@ if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'ip_limit', ''
 local victim = ''
 if redis.call('ZCARD', KEYS[2]) - replacing >= tonumber(ARGV[3]) then
   if ARGV[7] ~= '1' then return {'user_limit', ''} end
-  for _, lease in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
-    if redis.call('ZSCORE', KEYS[2], lease) then
-      victim = lease
-      break
-    end
-    redis.call('ZREM', KEYS[4], lease)
-  end
+  victim = firstLive(KEYS[4], KEYS[2])
   if victim == '' then return {'user_limit', ''} end
   -- Gone from the counts now; its node closes the socket when told, and must not refresh it back.
   for i = 1, 2 do redis.call('ZREM', KEYS[i], victim) end
@@ -135,16 +142,11 @@ return (#ARGV - 2) / 5`;
  * same step. Returns the verdict ("ok" or "session_limit") and the dropped session ("" when none).
  */
 export const ADMIT_SESSION = `${NOW}
+${FIRST_LIVE}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local victim = ''
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  for _, session in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    if redis.call('ZSCORE', KEYS[1], session) then
-      victim = session
-      break
-    end
-    redis.call('ZREM', KEYS[2], session)
-  end
+  victim = firstLive(KEYS[2], KEYS[1])
   if victim == '' then return {'session_limit', ''} end
   redis.call('ZREM', KEYS[1], victim)
   redis.call('ZREM', KEYS[2], victim)

@@ -3,47 +3,31 @@
  * them, and a close on one node frees the slot for the other in the close handler (I1).
  */
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { redisEngine } from '../../src/engines/redis.js';
+import { describe, expect, it } from 'vitest';
 import type { GatewayOptions } from '../../src/index.js';
-import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+import { useClusterNodes } from '../helpers/cluster.js';
+import { type Running, type TestClient, until } from '../helpers/gateway.js';
 import { useRedis } from '../helpers/redis.js';
 
 const redis = useRedis();
 const available = redis.available;
 
-const nodes: Running[] = [];
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  for (const node of nodes.splice(0)) await node.stop();
-});
+const {
+  node: startNode,
+  open: openQuery,
+  refusal: refuse,
+} = useClusterNodes(redis, { maxConnectionsPerUser: 3 });
 
-async function node(prefix: string, failOpen = true, options: GatewayOptions = {}): Promise<Running> {
-  const running = await startGateway({
-    maxConnectionsPerUser: 3,
-    engine: redisEngine({ url: redis.url, keyPrefix: prefix, failOpen }),
-    ...options,
-  });
-  nodes.push(running);
-  return running;
+function node(prefix: string, failOpen = true, options: GatewayOptions = {}): Promise<Running> {
+  return startNode(prefix, options, { failOpen });
 }
 
-async function open(running: Running, user: string): Promise<TestClient> {
-  const client = await connect(running.url, { user });
-  clients.push(client);
-  return client;
+function open(running: Running, user: string): Promise<TestClient> {
+  return openQuery(running, { user });
 }
 
-type Refusal = { status: number; body: string; headers: Record<string, string> };
-
-async function refusal(running: Running, user: string): Promise<Refusal | null> {
-  try {
-    clients.push(await connect(running.url, { user }));
-  } catch (error) {
-    return error as Refusal;
-  }
-  return null;
+function refusal(running: Running, user: string) {
+  return refuse(running, { user });
 }
 
 async function refusedStatus(running: Running, user: string): Promise<number> {

@@ -4,36 +4,15 @@
  * socket still open there). Gateways share one real redis-server.
  */
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { redisEngine } from '../../src/engines/redis.js';
-import type { GatewayOptions } from '../../src/index.js';
-import { connect, type Running, startGateway, type TestClient, until } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { useClusterNodes } from '../helpers/cluster.js';
+import { type Running, type TestClient, until } from '../helpers/gateway.js';
 import { useRedis } from '../helpers/redis.js';
 
 const redis = useRedis();
 const available = redis.available;
 
-const nodes: Running[] = [];
-const clients: TestClient[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.ws.terminate();
-  for (const node of nodes.splice(0)) await node.stop();
-});
-
-async function node(prefix: string, options: GatewayOptions = {}): Promise<Running> {
-  const running = await startGateway({
-    engine: redisEngine({ url: redis.url, keyPrefix: prefix }),
-    ...options,
-  });
-  nodes.push(running);
-  return running;
-}
-
-async function open(running: Running, query: Record<string, string | number>): Promise<TestClient> {
-  const client = await connect(running.url, query);
-  clients.push(client);
-  return client;
-}
+const { node, open } = useClusterNodes(redis);
 
 function lastSeq(client: TestClient): number {
   return client.messages().at(-1)?.seq ?? 0;
@@ -151,9 +130,6 @@ describe.runIf(available)('resume across nodes', () => {
     expect(second.messages()).toEqual([{ seq: 2, data: 'meanwhile' }]);
     // The last session went to B, so the drain ends long before its 20 s.
     await draining;
-    nodes.splice(0, 1);
-    a.server.closeAllConnections();
-    a.server.close();
   });
 
   it('forgets a session in Redis when it ends, and answers a late resume elsewhere as unknown', async () => {

@@ -2,6 +2,17 @@
 import type { SoakReport } from '../../src/soak/report.js';
 import { run } from './cli.js';
 
+/** Server flags for a soak: the soak's API key, and fast heartbeats so faults are found within the run. */
+export const SOAK_SERVER_FLAGS: readonly string[] = [
+  '--insecure',
+  '--api-key',
+  'soak-key',
+  '--heartbeat-interval',
+  '1000',
+  '--pong-timeout',
+  '500',
+];
+
 /** Runs the soak with `args` (its API key is `soak-key`); throws with its stderr when it printed no report. */
 export async function runSoak(
   base: string,

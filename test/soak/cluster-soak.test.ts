@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { serve } from '../helpers/cli.js';
 import { useRedis } from '../helpers/redis.js';
-import { runSoak } from '../helpers/soak.js';
+import { runSoak, SOAK_SERVER_FLAGS } from '../helpers/soak.js';
 import { startTcpBalancer } from '../helpers/tcp-balancer.js';
 
 const redis = useRedis();
@@ -21,13 +21,7 @@ const RESUME_WINDOW_MS = 3_000;
 describe.runIf(available)('sockwarden soak against a two-node cluster', () => {
   it('ends with zero leaked leases after a node is killed mid-soak', { timeout: 180_000 }, async () => {
     const flags = [
-      '--insecure',
-      '--api-key',
-      'soak-key',
-      '--heartbeat-interval',
-      '1000',
-      '--pong-timeout',
-      '500',
+      ...SOAK_SERVER_FLAGS,
       '--resume-window',
       String(RESUME_WINDOW_MS),
       '--redis',

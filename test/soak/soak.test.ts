@@ -4,22 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { run, serve } from '../helpers/cli.js';
-import { runSoak } from '../helpers/soak.js';
-
-/** Fast heartbeats and a short resume window, so faults are found and sessions end within the run. */
-const SERVER = [
-  '--insecure',
-  '--api-key',
-  'soak-key',
-  '--heartbeat-interval',
-  '1000',
-  '--pong-timeout',
-  '500',
-];
+import { runSoak, SOAK_SERVER_FLAGS } from '../helpers/soak.js';
 
 describe('sockwarden soak', () => {
   it('runs 60 s of churn with every fault kind and passes its verdict', { timeout: 300_000 }, async () => {
-    const { base } = await serve([...SERVER, '--resume-window', '3000']);
+    const { base } = await serve([...SOAK_SERVER_FLAGS, '--resume-window', '3000']);
     const { code, report, stderr } = await runSoak(base, [
       // Two load processes, so the path a big soak takes (counters added across processes) runs in CI.
       ...'--connections 600 --users 150 --duration 60s --churn 60/s --messages 1/s --abrupt 20% --resume 30% --zombies 5% --silent 2% --slow 2% --stopped 1% --settle 60s --processes 2'.split(
@@ -55,7 +44,7 @@ describe('sockwarden soak', () => {
     timeout: 120_000,
   }, async () => {
     // A resume window far longer than the settle time: abruptly dropped sessions are still held.
-    const { base } = await serve([...SERVER, '--resume-window', '600000']);
+    const { base } = await serve([...SOAK_SERVER_FLAGS, '--resume-window', '600000']);
     const { code, report } = await runSoak(base, [
       ...'--connections 40 --users 10 --duration 3s --churn 20/s --abrupt 100% --resume 0% --zombies 0% --silent 0% --slow 0% --stopped 0% --settle 2s'.split(
         ' ',
