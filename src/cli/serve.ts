@@ -175,9 +175,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         });
     };
     process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    // A worker drains when its primary says so. A Ctrl-C reaches it too, from the terminal, so a
-    // drain asked for twice is one drain here, not the "second signal" that skips it.
+    // A Ctrl-C in a terminal reaches every worker as well as the primary, which drains them itself;
+    // a worker counting it too could take the primary's drain for a second signal and skip it, so
+    // a worker only listens to SIGINT to keep its default action (exit at once) away.
+    process.on('SIGINT', cluster.isWorker ? () => {} : stop);
+    // A worker drains when its primary says so; asked twice, it is still one drain.
     process.on('message', (message: unknown) => {
       if ((message as typeof DRAIN_MESSAGE | undefined)?.sockwarden === DRAIN_MESSAGE.sockwarden && !stopping)
         stop('SIGTERM');

@@ -4,7 +4,7 @@
  * and resume cross nodes, a SIGKILLed node's slots come back within the lease TTL and two seconds,
  * and an outage of Redis crashes nothing.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run, serve } from '../helpers/cli.js';
@@ -21,6 +21,7 @@ afterEach(() => {
 
 interface Node {
   child: ChildProcess;
+  stderr: () => string;
   base: string;
   ws: string;
   exited: Promise<number | null>;
@@ -203,6 +204,30 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     expect(outcomes.filter((s) => s === 101)).toHaveLength(3);
     cluster.child.kill('SIGTERM');
     expect(await cluster.exited).toBe(0);
+  });
+
+  it('drains --workers once on a Ctrl-C, which reaches the workers as well as the primary', async () => {
+    const [cluster] = (await nodes('ctrl-c:', 1, ['--workers', '2', '--drain-timeout', '4000'])) as [Node];
+    await attempt(cluster, 'alice');
+    const workers = execFileSync('pgrep', ['-P', String(cluster.child.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    expect(workers).toHaveLength(2);
+    // As a terminal does: the whole process group, workers included. Here the workers get it after
+    // their primary told them to drain, the order in which a worker could mistake it for a second
+    // Ctrl-C and cut its own drain short.
+    cluster.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    for (const pid of workers) {
+      try {
+        process.kill(pid, 'SIGINT');
+      } catch {
+        // A worker with nothing to hold may have finished its drain already.
+      }
+    }
+    expect(await cluster.exited).toBe(0);
+    expect(cluster.stderr()).not.toContain('without finishing the drain');
   });
 
   it('with --workers, exits 2 once for a bad option and 1 when the workers cannot listen', async () => {

@@ -33,11 +33,15 @@ export function run(
 export async function serve(
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null> }> {
+): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null>; stderr: () => string }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
     env: { ...process.env, ...env },
   });
   children.push(child);
+  let errors = '';
+  child.stderr?.on('data', (d) => {
+    errors += d;
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const base = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -48,5 +52,5 @@ export async function serve(
     });
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
   });
-  return { child, base, exited };
+  return { child, base, exited, stderr: () => errors };
 }
