@@ -74,6 +74,10 @@ export const ERROR_CODES = {
   },
   not_found: { status: 404, summary: 'No such HTTP route.' },
   method_not_allowed: { status: 405, summary: 'The HTTP route exists but not for this method.' },
+  gc_unavailable: {
+    status: 501,
+    summary: 'POST /api/gc: this Node.js build has no inspector, through which the gateway collects garbage.',
+  },
   payload_too_large: { status: 413, summary: 'The HTTP request body is larger than maxPayloadBytes.' },
   invalid_config: {
     status: 400,

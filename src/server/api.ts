@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { SESSION_ID_PATTERN } from '../protocol.js';
+import { collectGarbage } from './garbage-collection.js';
 
 const user = z.string().min(1).max(128);
 const session = z.string().regex(SESSION_ID_PATTERN, 'must match [A-Za-z0-9_-]{1,64}');
@@ -152,8 +153,11 @@ export async function handleApi(
         ...serverStats(),
       });
     }
+    case 'POST /api/gc':
+      // Takes no body: there is nothing to choose. One pause for every caller of a burst.
+      return sendJson(res, 200, await collectGarbage());
   }
-  const known = ['/api/publish', '/api/disconnect', '/api/sessions', '/api/stats'];
+  const known = ['/api/publish', '/api/disconnect', '/api/sessions', '/api/stats', '/api/gc'];
   if (known.includes(url.pathname))
     throw new SockwardenError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
   throw new SockwardenError('not_found', `no API route ${url.pathname}; routes: ${known.join(', ')}`);

@@ -29,6 +29,11 @@ export interface SoakReport {
   server: {
     rss: MemorySamples;
     heap: MemorySamples;
+    /**
+     * Whether the baseline and end figures were taken right after a full garbage collection
+     * (`POST /api/gc`); otherwise the end is the lowest RSS seen while the idle server settled.
+     */
+    memoryCollected: boolean;
     /** `/api/stats` after the clients finished and the server settled. */
     afterDrain: { connections: number; sessions: number; resources: Record<string, number> };
     /** How long the server took to reach zero after the clients finished, or null if it never did. */
@@ -50,6 +55,7 @@ export function buildReport(input: {
   counters: SoakCounters;
   rss: MemorySamples;
   heap: MemorySamples;
+  memoryCollected: boolean;
   after: ServerStats;
   settledInMs: number | null;
 }): SoakReport {
@@ -96,6 +102,7 @@ export function buildReport(input: {
     server: {
       rss,
       heap: input.heap,
+      memoryCollected: input.memoryCollected,
       afterDrain: { connections: after.connections, sessions: after.sessions, resources: after.resources },
       settledInMs: input.settledInMs,
     },
@@ -165,7 +172,10 @@ export function renderReport(report: SoakReport): string {
     ),
     `### Server memory\n\n| | start | post-warm-up baseline | peak | end |\n| --- | ---: | ---: | ---: | ---: |\n` +
       `| RSS | ${mb(report.server.rss.start)} | ${mb(report.server.rss.baseline)} | ${mb(report.server.rss.peak)} | ${mb(report.server.rss.end)} |\n` +
-      `| heap used | ${mb(report.server.heap.start)} | ${mb(report.server.heap.baseline)} | ${mb(report.server.heap.peak)} | ${mb(report.server.heap.end)} |\n`,
+      `| heap used | ${mb(report.server.heap.start)} | ${mb(report.server.heap.baseline)} | ${mb(report.server.heap.peak)} | ${mb(report.server.heap.end)} |\n\n` +
+      (report.server.memoryCollected
+        ? 'Baseline and end measured right after a full garbage collection (`POST /api/gc`).\n'
+        : 'The gateway could not collect garbage on request: the end is the lowest RSS seen while it idled.\n'),
     table(
       'Server after drain (/api/stats)',
       ['figure', 'value'],

@@ -9,12 +9,15 @@ import { emptyCounters, mergeCounters, type SoakCounters } from './counters.js';
 import type { DriverCommand, DriverReport } from './driver-main.js';
 import type { SoakPlan } from './plan.js';
 import { buildReport, type MemorySamples, RSS_TOLERANCE, type SoakReport } from './report.js';
-import { readStats, type ServerStats } from './server-watch.js';
+import { collectServerGarbage, readStats, type ServerStats } from './server-watch.js';
 import { StoppedPeers } from './stopped.js';
 
 /** How long load processes get to close their peers and report. */
 const FINISH_TIMEOUT_MS = 60_000;
-/** How long an idle, drained server gets for its memory to come back near the baseline. */
+/**
+ * How long an idle, drained server that cannot collect garbage on request gets for its memory to
+ * come back near the baseline.
+ */
 const MEMORY_SETTLE_MS = 60_000;
 
 interface LoadProcess {
@@ -73,6 +76,10 @@ export async function runSoak(
     heap.peak = Math.max(heap.peak, stats.process?.heapUsedBytes ?? 0);
   };
   sample(first);
+  // Both memory figures the verdict compares are taken right after a full collection, so that they
+  // measure what the server holds, not where its GC cycle happened to stand (a single sample of a
+  // busy heap can sit anywhere between its live size and twice that).
+  let collected = true;
   const started = Date.now();
   const loads = Array.from({ length: plan.processes }, (_, i) => startLoad(plan, i));
   const stoppedCounters = emptyCounters();
@@ -92,8 +99,10 @@ export async function runSoak(
     lastTick = now;
     if (stats) sample(stats);
     if (rss.baseline === 0 && now - started >= plan.warmupMs && stats) {
-      rss.baseline = stats.process?.rssBytes ?? 0;
-      heap.baseline = stats.process?.heapUsedBytes ?? 0;
+      const live = await collectServerGarbage(plan).catch(() => null);
+      collected = live !== null;
+      rss.baseline = live?.rssBytes ?? stats.process?.rssBytes ?? 0;
+      heap.baseline = live?.heapUsedBytes ?? stats.process?.heapUsedBytes ?? 0;
     }
     const errors = total.failed + total.messages.publishErrors;
     const server = stats
@@ -107,12 +116,14 @@ export async function runSoak(
   await stoppedReady;
   for (const load of loads) load.child.send({ type: 'finish' } satisfies DriverCommand);
   const finals = await Promise.all(
-    loads.map((load) =>
-      Promise.race([
-        load.final,
-        new Promise<SoakCounters>((resolve) => setTimeout(() => resolve(load.latest), FINISH_TIMEOUT_MS)),
-      ]),
-    ),
+    loads.map((load) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<SoakCounters>((resolve) => {
+        timer = setTimeout(() => resolve(load.latest), FINISH_TIMEOUT_MS);
+      });
+      // The timer would otherwise keep the soak alive for a minute after its report.
+      return Promise.race([load.final, late]).finally(() => clearTimeout(timer));
+    }),
   );
   for (const load of loads) if (load.child.exitCode === null) load.child.kill('SIGKILL');
   stopped.finish();
@@ -126,16 +137,20 @@ export async function runSoak(
   }
   const settledInMs = zeroed(after) ? Date.now() - clientsDone : null;
   if (rss.baseline === 0) {
+    collected = false;
     rss.baseline = rss.peak;
     heap.baseline = heap.peak;
   }
-  // Garbage from the run stays in the heap until V8 collects it, which an idle server does only after
-  // a while (its memory reducer). Memory is judged once idle: the lowest RSS within MEMORY_SETTLE_MS.
-  rss.end = after.process?.rssBytes ?? 0;
-  heap.end = after.process?.heapUsedBytes ?? 0;
+  const live = collected ? await collectServerGarbage(plan) : null;
+  collected = live !== null;
+  rss.end = live?.rssBytes ?? after.process?.rssBytes ?? 0;
+  heap.end = live?.heapUsedBytes ?? after.process?.heapUsedBytes ?? 0;
+  // Without a collection, the run's garbage stays in the heap until V8's memory reducer runs, which
+  // an idle process may never do: the lowest RSS within MEMORY_SETTLE_MS is the best figure there is.
   const memoryDeadline = Date.now() + MEMORY_SETTLE_MS;
   // When the server never drained, the verdict already fails: no point waiting on memory.
   while (
+    !collected &&
     settledInMs !== null &&
     rss.end > rss.baseline * (1 + RSS_TOLERANCE) &&
     Date.now() < memoryDeadline
@@ -155,6 +170,7 @@ export async function runSoak(
     counters: mergeCounters([...finals, stoppedCounters]),
     rss,
     heap,
+    memoryCollected: collected,
     after,
     settledInMs,
   });

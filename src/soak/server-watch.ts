@@ -1,6 +1,7 @@
 /**
  * What the soak reads from the gateway's HTTP API: `/api/stats` (with the process memory the
- * server adds) and `/api/sessions` for the frozen peers' users.
+ * server adds), `/api/sessions` for the frozen peers' users, and `/api/gc` before each memory
+ * figure the verdict compares.
  */
 import type { GatewayStats } from '../core/stats.js';
 import type { SoakPlan } from './plan.js';
@@ -8,14 +9,24 @@ import type { SoakPlan } from './plan.js';
 /** `/api/stats` of `sockwarden serve`. */
 export type ServerStats = GatewayStats & { process?: { rssBytes: number; heapUsedBytes: number } };
 
-async function call<T>(plan: SoakPlan, path: string, body?: unknown): Promise<T> {
+/** An API answer other than 2xx. */
+class ApiStatusError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(plan: SoakPlan, path: string, body?: unknown, method?: 'POST'): Promise<T> {
   const headers: Record<string, string> = plan.apiKey ? { authorization: `Bearer ${plan.apiKey}` } : {};
   let res: Response;
   try {
     res = await fetch(`${plan.api}${path}`, {
       headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
       signal: AbortSignal.timeout(5_000),
-      ...(body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }),
+      ...(body === undefined ? { method } : { method: 'POST', body: JSON.stringify(body) }),
     });
   } catch (cause) {
     throw new Error(`cannot reach the gateway API at ${plan.api}${path}: ${(cause as Error).message}`, {
@@ -25,7 +36,10 @@ async function call<T>(plan: SoakPlan, path: string, body?: unknown): Promise<T>
   if (!res.ok) {
     const body = await res.text();
     const hint = res.status === 401 ? " (pass the server's key with --api-key)" : '';
-    throw new Error(`${plan.api}${path} answered HTTP ${res.status}${hint}: ${body.slice(0, 200)}`);
+    throw new ApiStatusError(
+      `${plan.api}${path} answered HTTP ${res.status}${hint}: ${body.slice(0, 200)}`,
+      res.status,
+    );
   }
   return (await res.json()) as T;
 }
@@ -47,4 +61,24 @@ export async function userConnected(plan: SoakPlan, user: string): Promise<boole
 /** Publishes `data` to every session of `user`. */
 export async function publishTo(plan: SoakPlan, user: string, data: unknown): Promise<void> {
   await call(plan, '/api/publish', { user, data });
+}
+
+/** Server memory right after a full garbage collection. */
+export interface CollectedMemory {
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+/**
+ * Asks the gateway for a full garbage collection and returns its memory afterwards, or null when it
+ * cannot run one (a gateway without `POST /api/gc`, or a Node.js build without the inspector).
+ */
+export async function collectServerGarbage(plan: SoakPlan): Promise<CollectedMemory | null> {
+  try {
+    const result = await call<{ after: CollectedMemory }>(plan, '/api/gc', undefined, 'POST');
+    return result.after;
+  } catch (error) {
+    if (error instanceof ApiStatusError && [404, 405, 501].includes(error.status)) return null;
+    throw error;
+  }
 }

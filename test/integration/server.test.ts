@@ -140,6 +140,29 @@ describe('sockwarden serve', () => {
     expect(await exited).toBe(0);
   });
 
+  it('runs a garbage collection on POST /api/gc and reports memory before and after', async () => {
+    const { base } = await serve(['--insecure', '--api-key', 'k3y']);
+    const gc = (key = 'k3y', method = 'POST') =>
+      fetch(`${base}/api/gc`, { method, headers: { authorization: `Bearer ${key}` } });
+    expect((await gc('wrong')).status).toBe(401);
+    expect((await gc('k3y', 'GET')).status).toBe(405);
+    // Garbage the collection has to find: parsed bodies of publishes to nobody.
+    const text = 'x'.repeat(20_000);
+    for (let i = 0; i < 50; i++) {
+      await fetch(`${base}/api/publish`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer k3y' },
+        body: JSON.stringify({ user: `nobody-${i}`, data: { text } }),
+      });
+    }
+    const answer = await gc();
+    expect(answer.status).toBe(200);
+    const result = await answer.json();
+    expect(result.after.heapUsedBytes).toBeLessThan(result.before.heapUsedBytes);
+    expect(result.after.rssBytes).toBeGreaterThan(0);
+    expect(result.tookMs).toBeGreaterThan(0);
+  });
+
   it('keeps the API open to loopback in --insecure mode without a key', async () => {
     const { base } = await serve(['--insecure']);
     expect((await fetch(`${base}/api/stats`)).status).toBe(200);

@@ -9,6 +9,7 @@ import { runSoak, SOAK_SERVER_FLAGS } from '../helpers/soak.js';
 describe('sockwarden soak', () => {
   it('runs 60 s of churn with every fault kind and passes its verdict', { timeout: 300_000 }, async () => {
     const { base } = await serve([...SOAK_SERVER_FLAGS, '--resume-window', '3000']);
+    const launched = Date.now();
     const { code, report, stderr } = await runSoak(base, [
       // Two load processes, so the path a big soak takes (counters added across processes) runs in CI.
       ...'--connections 600 --users 150 --duration 60s --churn 60/s --messages 1/s --abrupt 20% --resume 30% --zombies 5% --silent 2% --slow 2% --stopped 1% --settle 60s --processes 2'.split(
@@ -35,7 +36,10 @@ describe('sockwarden soak', () => {
     expect(report.server.afterDrain.connections).toBe(0);
     expect(report.server.afterDrain.sessions).toBe(0);
     expect(Object.values(report.server.afterDrain.resources).every((n) => n === 0)).toBe(true);
+    expect(report.server.memoryCollected).toBe(true);
     expect(report.server.rss.end).toBeLessThanOrEqual(report.server.rss.baseline * 1.15);
+    // The soak exits with its report, not a minute later on a forgotten timer.
+    expect(Date.now() - launched - report.elapsedMs).toBeLessThan(15_000);
     // Progress was shown while it ran.
     expect(stderr).toMatch(/\[soak \d+s\/60s\] open \d+/);
   });

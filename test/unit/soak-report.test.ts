@@ -16,6 +16,7 @@ function report(
   overrides: {
     after?: Partial<ServerStats>;
     end?: number;
+    memoryCollected?: boolean;
     edit?: (c: ReturnType<typeof emptyCounters>) => void;
   } = {},
 ) {
@@ -27,6 +28,7 @@ function report(
     counters,
     rss: { ...memory, end: overrides.end ?? memory.end },
     heap: memory,
+    memoryCollected: overrides.memoryCollected ?? true,
     after: { ...drained, ...overrides.after } as ServerStats,
     settledInMs: 1_000,
   });
@@ -37,6 +39,11 @@ describe('soak verdict', () => {
     const result = report();
     expect(result.verdict).toEqual({ pass: true, failures: [] });
     expect(renderReport(result)).toContain('VERDICT: PASS');
+  });
+
+  it('says how the memory figures were taken', () => {
+    expect(renderReport(report())).toContain('right after a full garbage collection');
+    expect(renderReport(report({ memoryCollected: false }))).toContain('lowest RSS seen while it idled');
   });
 
   it.each<[string, Parameters<typeof report>[0], RegExp]>([
