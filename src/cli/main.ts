@@ -28,8 +28,10 @@ function version(): string {
 /** Runs the command line; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const code = await runCommand(argv);
-  // A cluster worker's channel to its primary would keep it alive after it is done.
-  if (cluster.isWorker && process.connected) process.disconnect();
+  // A cluster worker's channel to its primary would keep it alive after it is done. Closed through
+  // the worker, not process.disconnect(): node:cluster takes a bare disconnect for a lost primary
+  // and exits at once with 0, which cut drains short and hid a worker's exit code.
+  if (cluster.isWorker && cluster.worker?.isConnected()) cluster.worker.disconnect();
   return code;
 }
 

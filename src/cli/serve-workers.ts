@@ -37,6 +37,9 @@ function isListening(message: unknown): message is ListeningMessage {
 /** Runs the primary of `count` workers; resolves with the exit code. */
 export function runPrimary(count: number, logger: Logger): Promise<number> {
   return new Promise<number>((resolve) => {
+    // node:cluster forgets a worker once its channel closes, before the process has exited with
+    // its code: the primary counts workers until they exit.
+    const live = new Map<number, Worker>();
     const listening = new Set<number>();
     const everListened = new Set<number>();
     const crashes: number[] = [];
@@ -46,6 +49,7 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
 
     const start = (): Worker => {
       const worker = cluster.fork();
+      live.set(worker.id, worker);
       worker.on('message', (message: unknown) => {
         if (!isListening(message)) return;
         listening.add(worker.id);
@@ -65,14 +69,16 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info({ reason }, 'draining every worker');
-      for (const worker of Object.values(cluster.workers ?? {})) {
-        // One still starting has no drain to run yet: it just stops.
-        if (worker && !listening.has(worker.id)) worker.process.kill('SIGTERM');
-        else if (worker?.isConnected()) worker.send(DRAIN_MESSAGE);
+      for (const worker of live.values()) {
+        // One still starting has no drain to run yet: it just stops. One whose channel is closed
+        // is already draining on its own.
+        if (!listening.has(worker.id)) worker.process.kill('SIGTERM');
+        else if (worker.isConnected()) worker.send(DRAIN_MESSAGE);
       }
     };
 
     cluster.on('exit', (worker, code, signal) => {
+      live.delete(worker.id);
       listening.delete(worker.id);
       if (code !== 0) failed = true;
       if (!stopping) {
@@ -96,14 +102,14 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
           start();
         }
       }
-      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(failed || crashes.length > 0 ? 1 : 0);
+      if (live.size === 0) resolve(failed || crashes.length > 0 ? 1 : 0);
     });
 
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       if (++signals > 1) {
         logger.warn({ signal }, 'second signal: killing every worker without finishing the drain');
-        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+        for (const worker of live.values()) worker.process.kill('SIGKILL');
         return;
       }
       stopAll(signal);

@@ -1,6 +1,7 @@
 /**
  * `sockwarden serve`: the gateway standalone, with the HTTP API, metrics and health endpoints.
- * SIGTERM and SIGINT drain it and exit 0 once every resource is released.
+ * SIGTERM and SIGINT drain it and exit 0 once every resource is released; a second one exits 1 at
+ * once.
  */
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
@@ -73,6 +74,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     }
     return runPrimary(config.workers, logger);
   }
+  if (config.backendUrl !== undefined) checkBackendUrl(config.backendUrl);
   let gateway: ReturnType<typeof createGateway>;
   try {
     gateway = createGateway({
@@ -102,31 +104,41 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         : 'no --api-key: the HTTP API is disabled',
     );
   }
-  let backendUrl = config.backendUrl;
-  if (backendUrl !== undefined) checkBackendUrl(backendUrl);
   // The demo backend is an ordinary backend on its own port; the gateway only learns its URL.
-  const demo =
-    config.demo && backendUrl === undefined
-      ? await startDemoBackend({ ...(config.backendSecret ? { secret: config.backendSecret } : {}), logger })
-      : undefined;
-  backendUrl ??= demo?.url;
-  if (backendUrl !== undefined) {
-    attachBackendBridge(gateway, {
-      url: backendUrl,
-      events: config.backendEvents,
-      logger,
-      ...(config.backendSecret === undefined ? {} : { secret: config.backendSecret }),
-    });
-  }
+  let demo: Awaited<ReturnType<typeof startDemoBackend>> | undefined;
   const { server, dashboard } = createHttpServer(
     gateway,
     { apiKey: config.apiKey, openOnLoopback: config.insecure },
     config.demo ? { '/': DEMO_PAGE } : {},
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    if (config.demo && config.backendUrl === undefined) {
+      demo = await startDemoBackend({
+        ...(config.backendSecret ? { secret: config.backendSecret } : {}),
+        logger,
+      });
+    }
+    const backendUrl = config.backendUrl ?? demo?.url;
+    if (backendUrl !== undefined) {
+      attachBackendBridge(gateway, {
+        url: backendUrl,
+        events: config.backendEvents,
+        logger,
+        ...(config.backendSecret === undefined ? {} : { secret: config.backendSecret }),
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (error) {
+    // A server that never listened lets go of what it opened (the Redis connection, the gateway's
+    // timers, the demo backend), or its process would never exit.
+    dashboard.close();
+    await demo?.close();
+    await gateway.close();
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   if (cluster.isWorker) {
@@ -151,9 +163,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
+        // Asked twice, an operator wants the process gone now, not when the drain ends: its sockets
+        // close with it, its clients resume elsewhere, and with Redis its leases expire by TTL.
         logger.warn({ signal }, 'second signal: exiting without finishing the drain');
-        resolve(1);
-        return;
+        process.exit(1);
       }
       stopping = true;
       logger.info({ signal }, 'draining');

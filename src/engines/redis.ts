@@ -305,7 +305,8 @@ export class RedisEngine implements Engine {
    * gauge and the log line on each change say the rest.
    */
   private degrade(error: unknown): void {
-    if (this.degraded) return;
+    // After close, failures are of commands cut by the engine's own disconnect, not an outage.
+    if (this.degraded || this.closed) return;
     this.degraded = true;
     this.host.failure(error);
     this.host.degradedChanged(true);

@@ -230,7 +230,37 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     expect(cluster.stderr()).not.toContain('without finishing the drain');
   });
 
-  it('with --workers, exits 2 once for a bad option and 1 when the workers cannot listen', async () => {
+  it('exits 1, at once, when a worker is told to stop twice during the drain', async () => {
+    // A drain timeout past the test's own: only a worker that really exits at once lets it pass.
+    const [cluster] = (await nodes('cut-drain:', 1, ['--workers', '2', '--drain-timeout', '60000'])) as [
+      Node,
+    ];
+    const stubborn = await open(cluster, { user: 'alice' });
+    const socket = (stubborn.ws as unknown as { _socket: { localPort: number; pause(): void } })._socket;
+    // It never reads the close frame, so the worker holding it would drain for the whole timeout.
+    socket.pause();
+    const port = new URL(cluster.base).port;
+    const holder = Number(
+      /pid=(\d+)/.exec(
+        execFileSync(
+          'ss',
+          ['-tnpH', 'state', 'established', `( sport = :${port} and dport = :${socket.localPort} )`],
+          { encoding: 'utf8' },
+        ),
+      )?.[1],
+    );
+    const workers = execFileSync('pgrep', ['-P', String(cluster.child.pid)], { encoding: 'utf8' });
+    expect(workers.split('\n').map(Number)).toContain(holder);
+    cluster.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    // The primary's drain message was the first; this is the worker's second. The other worker has
+    // drained cleanly by now, so the cluster's exit code is this worker's.
+    process.kill(holder, 'SIGTERM');
+    expect(await cluster.exited).toBe(1);
+    expect(cluster.stderr()).toContain('without finishing the drain');
+  });
+
+  it('exits 2 once for a bad option with --workers, and 1 when the port is taken, with or without', async () => {
     const url = redis.url;
     const bad = await run([
       'serve',
@@ -252,6 +282,12 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/EADDRINUSE/);
     expect(busy.stderr).toContain('a worker failed to start');
+    // Each worker exits with its own code, 1, having let go of its Redis connection.
+    expect(busy.stderr).toMatch(/"code":1,"signal":null,"msg":"worker exited on its own"/);
+    // One process alone, too, exits instead of hanging on its Redis connection.
+    const alone = await run(['serve', '--insecure', '--redis', url, '--port', port]);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toMatch(/EADDRINUSE/);
   });
 
   it('takes the Redis URL from SOCKWARDEN_REDIS too', async () => {

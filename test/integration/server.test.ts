@@ -163,6 +163,18 @@ describe('sockwarden serve', () => {
     expect(result.tookMs).toBeGreaterThan(0);
   });
 
+  it('exits 1 at once on a second SIGTERM instead of finishing the drain', async () => {
+    // A drain timeout past the test's own: only a server that really exits at once lets it pass.
+    const { child, base, exited } = await serve(['--insecure', '--drain-timeout', '60000']);
+    const stubborn = await connect(`${base.replace('http', 'ws')}/ws`, { user: 'alice' });
+    // It never reads the close frame, so the drain would wait for the whole timeout.
+    (stubborn.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+  });
+
   it('keeps the API open to loopback in --insecure mode without a key', async () => {
     const { base } = await serve(['--insecure']);
     expect((await fetch(`${base}/api/stats`)).status).toBe(200);
