@@ -231,10 +231,15 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
   });
 
   it('exits 1, at once, when a worker is told to stop twice during the drain', async () => {
-    // A drain timeout past the test's own: only a worker that really exits at once lets it pass.
-    const [cluster] = (await nodes('cut-drain:', 1, ['--workers', '2', '--drain-timeout', '60000'])) as [
-      Node,
-    ];
+    // Close and drain timeouts past the test's own: only a worker that really exits at once lets it pass.
+    const [cluster] = (await nodes('cut-drain:', 1, [
+      '--workers',
+      '2',
+      '--close-timeout',
+      '60000',
+      '--drain-timeout',
+      '60000',
+    ])) as [Node];
     const stubborn = await open(cluster, { user: 'alice' });
     const socket = (stubborn.ws as unknown as { _socket: { localPort: number; pause(): void } })._socket;
     // It never reads the close frame, so the worker holding it would drain for the whole timeout.

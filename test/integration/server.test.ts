@@ -164,8 +164,14 @@ describe('sockwarden serve', () => {
   });
 
   it('exits 1 at once on a second SIGTERM instead of finishing the drain', async () => {
-    // A drain timeout past the test's own: only a server that really exits at once lets it pass.
-    const { child, base, exited } = await serve(['--insecure', '--drain-timeout', '60000']);
+    // Close and drain timeouts past the test's own: only a server that really exits at once lets it pass.
+    const { child, base, exited } = await serve([
+      '--insecure',
+      '--close-timeout',
+      '60000',
+      '--drain-timeout',
+      '60000',
+    ]);
     const stubborn = await connect(`${base.replace('http', 'ws')}/ws`, { user: 'alice' });
     // It never reads the close frame, so the drain would wait for the whole timeout.
     (stubborn.ws as unknown as { _socket: { pause(): void } })._socket.pause();
