@@ -140,16 +140,6 @@ export function governorConfig(options: GovernorOptions): GovernorConfig {
 /** How often the gateway samples its figures into its history. */
 const SAMPLE_MS = 1_000;
 
-const hubs = new WeakMap<Gateway, Hub>();
-
-/**
- * The core behind a gateway, for diagnostics and leak tests. Not part of the public API: the hub's
- * shape may change in any release.
- */
-export function hubOf(gateway: Gateway): Hub | undefined {
-  return hubs.get(gateway);
-}
-
 const LIBRARY_KEYS = ['path', 'authenticate', 'insecure', 'engine', 'logger', 'clock'] as const;
 
 function insecureAuthenticator(): Authenticator {
@@ -189,8 +179,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     );
 
   const events = new EventEmitter();
-  // Called only when metrics are scraped, after `core` exists.
-  const metrics = new GatewayMetrics(() => figures());
+  const metrics = new GatewayMetrics();
   const telemetry = observedTelemetry(metrics, logger);
   const wheel = new TimerWheel({
     tickMs: config.timerTickMs,
@@ -201,22 +190,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const root = Scope.root('gateway', ledger, wheel, (e) => telemetry.failure('dispose', e));
   const heapLimit = config.heapLimitBytes || getHeapStatistics().heap_size_limit;
   const governor = new Governor(governorConfig(config.governor), () => wheel.now(), metrics.upstream);
-  const figures = (): GatewayFigures => ({ ...core.stats(), upstream: governor.stats() });
   const core = new Hub({
     config,
-    engine: (options.engine ?? memoryEngine())(config, {
-      schedule: (delayMs, task) => wheel.schedule(delayMs, task),
-      failure: (error) => telemetry.failure('engine', error),
-      degradedChanged: (degraded) => {
-        if (degraded) logger.warn('engine degraded: Redis is unreachable, admission uses this node only');
-        else logger.info('engine recovered: leases registered again, cluster limits apply');
-      },
-      // Only called once the engine hears from another node, after `core` exists.
-      deliver: (operation): void => core.deliverRemote(operation),
-      handOver: (user, sessionId): { held: boolean; attached: boolean } => core.handOver(user, sessionId),
-      dropDetached: (user, sessionId): void => core.dropDetached(user, sessionId),
-      replay: { resumeWindowMs: config.resumeWindowMs, maxMessages: config.replay.maxMessages },
-    }),
+    engine: options.engine ?? memoryEngine(),
     wheel,
     ledger,
     root,
@@ -226,6 +202,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     runUpstream: (call, owner, upstream) =>
       governor.run(call, upstream === undefined ? { owner } : { owner, upstream }),
   });
+  const figures = (): GatewayFigures => ({ ...core.stats(), upstream: governor.stats() });
+  metrics.collectFrom(figures);
   const transport = new WsTransport(core, authenticate);
   const history = new StatsHistory(HISTORY_SECONDS, (error) => telemetry.failure('sample', error));
   // On the wheel directly, like the hub's maintenance tick: the gateway's own sampling is not a
@@ -313,6 +291,5 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       return closing;
     },
   };
-  hubs.set(gateway, core);
   return gateway;
 }

@@ -1,12 +1,15 @@
 /**
- * Admission at the upgrade, before any WebSocket exists (invariant I4), in this order: draining,
- * origin, per-IP connect rate, authentication, node capacity and pressure, per-IP cap, per-user cap
- * (with a zombie probe first, then the policy), per-user session cap. Every limit is checked and
- * reserved in one synchronous step after the last await, so concurrent upgrades cannot overshoot.
+ * Admission at the upgrade, before any WebSocket exists (invariant I4). First the gate: draining,
+ * origin, per-IP connect rate, authentication, and the claim of a session another node holds.
+ * Then the place: pressure (new sessions are shed), the slot (node, per-IP and per-user caps,
+ * reserved by the engine in one step), the user's session count, and the session's place in the
+ * cluster. At the per-user cap, the at-limit path runs before refusing: zombie probe, then the
+ * policy (evict the oldest, wait in the queue, or refuse). Every limit is checked and reserved in
+ * one synchronous step after the last await, so concurrent upgrades cannot overshoot.
  */
 import { type ErrorCode, SockwardenError } from '../errors.js';
-import type { ResumeFailure } from '../protocol.js';
 import type { CoreConfig } from './config.js';
+import { ConnectRate } from './connect-rate.js';
 import type { Engine, SlotLease } from './engine.js';
 import { createIdentity, type Identity } from './identity.js';
 import type { PressureMonitor } from './pressure.js';
@@ -15,15 +18,7 @@ import type { Scope } from './scope.js';
 import type { ClaimedSession } from './session-store.js';
 import { SlotQueue } from './slot-queue.js';
 import type { Telemetry } from './telemetry.js';
-import { TokenBucket } from './token-bucket.js';
-
-/** Who authentication says the peer is. */
-export interface Principal {
-  /** User id (the JWT `sub` in server mode). */
-  user: string;
-  /** When the credentials expire, in ms since the epoch, or undefined when they do not. */
-  expiresAt?: number;
-}
+import { issueTicket, PendingSessions, type Principal, type Ticket } from './ticket.js';
 
 /** One upgrade to decide on. */
 export interface AdmissionRequest {
@@ -39,24 +34,6 @@ export interface AdmissionRequest {
   signal: AbortSignal;
 }
 
-/** An admitted upgrade: identity, reserved slot, and the session decision. */
-export interface Ticket {
-  readonly identity: Identity;
-  readonly principal: Principal;
-  readonly lease: SlotLease;
-  readonly lastSeq: number | undefined;
-  /** Why the asked-for session could not be resumed, when it could not. */
-  readonly resumeFailure: ResumeFailure | undefined;
-  /** The asked-for session, moved here from another node. */
-  readonly claimed: ClaimedSession | undefined;
-  /** Hands the reserved session slot to the session that opens now. */
-  consume(): void;
-  /** The upgrade failed after admission: give back everything reserved. */
-  abandon(): void;
-  /** Adds something to give back on {@link abandon}. */
-  onAbandon(undo: () => void): void;
-}
-
 /** What admission decided. */
 export type AdmissionResult = { ok: true; ticket: Ticket } | { ok: false; error: SockwardenError };
 
@@ -70,26 +47,68 @@ export interface AdmissionHost {
   dropLongestDetached(user: string): boolean;
 }
 
+/** Everything admission is built from. */
+export interface AdmissionParts {
+  config: CoreConfig;
+  engine: Engine;
+  registry: Registry;
+  pressure: PressureMonitor;
+  host: AdmissionHost;
+  /** Owns the queue's timers. */
+  scope: Scope;
+  telemetry: Telemetry;
+  now(): number;
+}
+
+/** What a refusal may say besides its code. */
+interface RefusalDetails {
+  message?: string;
+  retryAfterMs?: number;
+  /** The user, once authentication said who it is. */
+  user?: string;
+}
+
+/** One upgrade under decision: what it asked for and who it turned out to be. */
+interface Candidate {
+  readonly request: AdmissionRequest;
+  readonly principal: Principal;
+  readonly identity: Identity;
+  readonly claimed: ClaimedSession | undefined;
+  readonly refuse: (code: ErrorCode, details?: RefusalDetails) => AdmissionResult;
+}
+
+/** How far the at-limit path got for one upgrade: each step is taken once. */
+interface AtLimitProgress {
+  probed: boolean;
+  /** This node still has connections of the user it may evict. */
+  evictHere: boolean;
+  /** The engine is asked to evict the oldest connection wherever it is, in its reservation step. */
+  engineEvicts: boolean;
+  /** When a queued upgrade gives up. */
+  readonly deadline: number;
+}
+
+/** Try the reservation again: the at-limit path freed a slot or a session place, or may have. */
+const AGAIN = Symbol('again');
+
 /** The admission pipeline; see the module comment. */
 export class Admission {
   /** Set when the gateway drains: every new upgrade is refused. */
   draining = false;
-  private readonly connectBuckets = new Map<string, TokenBucket>();
-  private readonly pendingSessions = new Map<string, number>();
+  private readonly config: CoreConfig;
+  private readonly engine: Engine;
+  private readonly registry: Registry;
+  private readonly connectRate: ConnectRate;
+  private readonly pendingSessions = new PendingSessions();
   private readonly queue: SlotQueue;
   private nextConn = 0;
 
-  constructor(
-    private readonly config: CoreConfig,
-    private readonly engine: Engine,
-    private readonly registry: Registry,
-    private readonly pressure: PressureMonitor,
-    private readonly host: AdmissionHost,
-    scope: Scope,
-    private readonly telemetry: Telemetry,
-    private readonly now: () => number,
-  ) {
-    this.queue = new SlotQueue(scope, config.maxQueuedUpgrades);
+  constructor(private readonly parts: AdmissionParts) {
+    this.config = parts.config;
+    this.engine = parts.engine;
+    this.registry = parts.registry;
+    this.queue = new SlotQueue(parts.scope, parts.config.maxQueuedUpgrades);
+    this.connectRate = new ConnectRate(parts.config.connectRatePerIp);
   }
 
   /** Upgrades waiting in the per-user queue. */
@@ -100,169 +119,182 @@ export class Admission {
   /** Decides on one upgrade. Never throws; refusals carry a code, a status and maybe a retry hint. */
   async admit(request: AdmissionRequest): Promise<AdmissionResult> {
     const subject = { ip: request.ip, ...(request.sessionId ? { session: request.sessionId } : {}) };
-    const refuse = (
-      code: ErrorCode,
-      message?: string,
-      retryAfterMs?: number,
-      user?: string,
-    ): AdmissionResult => {
-      this.telemetry.admission(code, user === undefined ? subject : { ...subject, user });
+    const refuse = (code: ErrorCode, details: RefusalDetails = {}): AdmissionResult => {
+      const { user, message, retryAfterMs } = details;
+      this.parts.telemetry.admission(code, user === undefined ? subject : { ...subject, user });
       return {
         ok: false,
         error: new SockwardenError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
     };
-    if (this.draining) return refuse('draining', undefined, this.config.drainTimeoutMs);
+    if (this.draining) return refuse('draining', { retryAfterMs: this.config.drainTimeoutMs });
     const { allowedOrigins } = this.config;
     if (
       allowedOrigins.length > 0 &&
       request.origin !== undefined &&
       !allowedOrigins.includes(request.origin)
     ) {
-      return refuse('origin_not_allowed', `origin ${JSON.stringify(request.origin)} is not allowed`);
+      return refuse('origin_not_allowed', {
+        message: `origin ${JSON.stringify(request.origin)} is not allowed`,
+      });
     }
-    const bucket = this.connectBucket(request.ip);
-    if (!bucket.take(this.now())) {
-      return refuse('connect_rate_limited', undefined, bucket.msUntilToken(this.now()));
-    }
+    const untilToken = this.connectRate.take(request.ip, this.parts.now());
+    if (untilToken !== null) return refuse('connect_rate_limited', { retryAfterMs: untilToken });
     let principal: Principal;
     try {
       const authenticated = request.authenticate();
       // A synchronous authenticator keeps the whole admission in one turn of the event loop.
       principal = authenticated instanceof Promise ? await authenticated : authenticated;
     } catch (cause) {
-      const message = cause instanceof Error ? cause.message : 'authentication failed';
-      return refuse('unauthenticated', message);
+      return refuse('unauthenticated', {
+        message: cause instanceof Error ? cause.message : 'authentication failed',
+      });
     }
     const user = principal.user;
     const sessionId = request.sessionId ?? crypto.randomUUID();
     const identity = createIdentity(user, sessionId, request.ip, `c${(++this.nextConn).toString(36)}`);
-    // A session this node does not hold may be on another: move it here before deciding, so that
-    // the decision below sees it as a resume. Anything but an admission gives it back.
-    const store = this.engine.sessions;
-    const claimed =
-      store && request.sessionId !== undefined && !this.registry.sessions.has(identity.sessionKey)
-        ? ((await store.claim(user, sessionId)) ?? undefined)
-        : undefined;
-    const result = await this.decide(request, principal, identity, claimed, subject, refuse);
+    const claimed = await this.claim(request, identity);
+    const result = await this.admitCandidate({
+      request,
+      principal,
+      identity,
+      claimed,
+      refuse: (code, details = {}) => refuse(code, { ...details, user }),
+    });
     if (!result.ok) claimed?.abandon();
     return result;
   }
 
-  private async decide(
-    request: AdmissionRequest,
-    principal: Principal,
-    identity: Identity,
-    claimed: ClaimedSession | undefined,
-    subject: { ip: string; session?: string },
-    refuse: (code: ErrorCode, message?: string, retryAfterMs?: number, user?: string) => AdmissionResult,
-  ): Promise<AdmissionResult> {
-    const user = principal.user;
-    let probed = false;
-    let evicting = true;
-    let engineEvicts = false;
-    const deadline = this.now() + this.config.queueTimeoutMs;
+  /**
+   * A session this node does not hold may be on another: move it here before deciding, so that
+   * the decision sees it as a resume. Anything but an admission gives it back.
+   */
+  private async claim(request: AdmissionRequest, identity: Identity): Promise<ClaimedSession | undefined> {
+    if (request.sessionId === undefined || this.registry.sessions.has(identity.sessionKey)) return undefined;
+    const claiming = this.engine.sessions.claim(identity.user, identity.session);
+    return (claiming instanceof Promise ? await claiming : claiming) ?? undefined;
+  }
+
+  /** Reserves a slot and a session place, taking the at-limit path as often as it frees one. */
+  private async admitCandidate(candidate: Candidate): Promise<AdmissionResult> {
+    const { request, identity, refuse } = candidate;
+    const progress: AtLimitProgress = {
+      probed: false,
+      evictHere: true,
+      engineEvicts: false,
+      deadline: this.parts.now() + this.config.queueTimeoutMs,
+    };
     for (;;) {
-      if (this.draining) return refuse('draining', undefined, this.config.drainTimeoutMs, user);
-      if (request.signal.aborted)
-        return refuse('bad_request', 'the client went away during admission', undefined, user);
+      if (this.draining) return refuse('draining', { retryAfterMs: this.config.drainTimeoutMs });
+      if (request.signal.aborted) {
+        return refuse('bad_request', { message: 'the client went away during admission' });
+      }
       const existing = this.registry.sessions.get(identity.sessionKey);
-      const resuming = existing !== undefined || claimed !== undefined;
-      const level = this.pressure.update();
+      const resuming = existing !== undefined || candidate.claimed !== undefined;
+      const level = this.parts.pressure.update();
       if (!resuming && (level === 'shedding' || level === 'critical')) {
-        return refuse(
-          'shedding',
-          'under pressure: new sessions are refused, resumes are admitted',
-          jitter(5_000),
-          user,
-        );
+        return refuse('shedding', {
+          message: 'under pressure: new sessions are refused, resumes are admitted',
+          retryAfterMs: jitter(5_000),
+        });
       }
       const reserving = this.engine.reserve({
-        user,
+        user: identity.user,
         ip: request.ip,
-        replacing: existing?.attached?.open || claimed?.wasAttached ? 1 : 0,
-        evictOldest: engineEvicts,
+        replacing: existing?.attached?.open || candidate.claimed?.wasAttached ? 1 : 0,
+        evictOldest: progress.engineEvicts,
       });
       // A synchronous engine keeps check, reservation and session count in one step with no await.
-      const pending = reserving instanceof Promise ? await reserving : reserving;
-      if (pending.ok) {
-        // Still in the same synchronous step as the reservation: nothing can interleave here.
-        if (
-          !existing &&
-          this.registry.sessionsOf(user).size + (this.pendingSessions.get(user) ?? 0) >=
-            this.config.maxSessionsPerUser
-        ) {
-          pending.lease.release();
-          if (this.host.dropLongestDetached(user)) continue;
-          return refuse(
-            'session_limit',
-            `user holds ${this.config.maxSessionsPerUser} sessions`,
-            undefined,
-            user,
-          );
-        }
-        const ticket = this.ticket(
-          identity,
-          principal,
-          pending.lease,
-          request,
-          existing === undefined,
-          claimed,
-        );
-        const store = this.engine.sessions;
-        if (!existing && !claimed && store) {
-          // This node's count was checked above, in the same step as the reservation; the
-          // cluster's is decided in the store, atomically, with the ticket already counted here.
-          const place = await store.admit(user, identity.session, this.config.maxSessionsPerUser);
-          if (!place) {
-            ticket.abandon();
-            return refuse(
-              'session_limit',
-              `user holds ${this.config.maxSessionsPerUser} sessions across the cluster, none of them detached`,
-              undefined,
-              user,
-            );
-          }
-          ticket.onAbandon(() => place.cancel());
-        }
-        this.telemetry.admission('admitted', { ...subject, user });
-        return { ok: true, ticket };
-      }
-      if (pending.code !== 'user_limit') {
-        const retry = pending.code === 'ip_limit' ? undefined : jitter(5_000);
-        return refuse(pending.code, undefined, retry, user);
-      }
-      if (!probed) {
-        probed = true;
-        // The step the production incidents lacked: zombies hold slots until someone asks them.
-        if ((await this.host.probeUser(user)) > 0) continue;
-      }
-      // Zombies first; then a shared engine evicts the user's oldest connection on whichever node
-      // holds it, in the same step as the reservation. If it cannot, the oldest here goes.
-      if (this.config.perUserPolicy === 'evict-oldest' && this.engine.shared && !engineEvicts) {
-        engineEvicts = true;
-        continue;
-      }
-      if (this.config.perUserPolicy === 'evict-oldest' && evicting) {
-        if (this.host.evictOldest(user)) continue;
-        evicting = false;
-      }
-      if (this.config.perUserPolicy !== 'queue') {
-        return refuse(
-          'user_limit',
-          `user holds ${this.config.maxConnectionsPerUser} connections`,
-          undefined,
-          user,
-        );
-      }
-      const remaining = deadline - this.now();
-      // A slot freed on another node wakes nobody here: with a shared engine, ask again every poll.
-      const waitMs = this.engine.shared ? Math.min(remaining, SHARED_QUEUE_POLL_MS) : remaining;
-      const outcome = await this.queue.wait(user, waitMs, request.signal);
-      if (outcome === 'timeout' && waitMs < remaining) continue;
-      if (outcome === 'timeout') return refuse('queue_timeout', undefined, jitter(1_000), user);
-      if (outcome === 'full') return refuse('queue_full', undefined, jitter(1_000), user);
+      const decision = reserving instanceof Promise ? await reserving : reserving;
+      const outcome = decision.ok
+        ? await this.placeSession(candidate, decision.lease, existing === undefined)
+        : decision.code === 'user_limit'
+          ? await this.atUserLimit(candidate, progress)
+          : refuse(decision.code, {
+              ...(decision.code === 'ip_limit' ? {} : { retryAfterMs: jitter(5_000) }),
+            });
+      if (outcome !== AGAIN) return outcome;
     }
+  }
+
+  /**
+   * The slot is reserved: checks the user's session count in the same synchronous step (making
+   * room by dropping the session detached longest), then takes the session's place in the cluster.
+   */
+  private async placeSession(
+    candidate: Candidate,
+    lease: SlotLease,
+    isNew: boolean,
+  ): Promise<AdmissionResult | typeof AGAIN> {
+    const { identity, claimed, refuse } = candidate;
+    const user = identity.user;
+    const max = this.config.maxSessionsPerUser;
+    if (isNew && this.registry.sessionsOf(user).size + this.pendingSessions.count(user) >= max) {
+      lease.release();
+      if (this.parts.host.dropLongestDetached(user)) return AGAIN;
+      return refuse('session_limit', { message: `user holds ${max} sessions` });
+    }
+    const ticket = this.ticket(candidate, lease, isNew);
+    if (isNew && !claimed) {
+      // This node's count was checked above, in the same step as the reservation; the cluster's is
+      // decided in the store, atomically, with the ticket already counted here.
+      const placing = this.engine.sessions.admit(user, identity.session, max);
+      const place = placing instanceof Promise ? await placing : placing;
+      if (!place) {
+        ticket.abandon();
+        return refuse('session_limit', {
+          message: `user holds ${max} sessions across the cluster, none of them detached`,
+        });
+      }
+      ticket.onAbandon(() => place.cancel());
+    }
+    this.parts.telemetry.admission('admitted', {
+      ip: candidate.request.ip,
+      user,
+      ...(candidate.request.sessionId ? { session: candidate.request.sessionId } : {}),
+    });
+    return { ok: true, ticket };
+  }
+
+  /**
+   * The user holds their limit: remove zombies first (the step the production incidents lacked),
+   * then apply the per-user policy: evict the oldest connection, wait in the queue, or refuse.
+   */
+  private async atUserLimit(
+    candidate: Candidate,
+    progress: AtLimitProgress,
+  ): Promise<AdmissionResult | typeof AGAIN> {
+    const { identity, request, refuse } = candidate;
+    const user = identity.user;
+    const { perUserPolicy, maxConnectionsPerUser } = this.config;
+    if (!progress.probed) {
+      progress.probed = true;
+      // Zombies hold slots until someone asks them.
+      if ((await this.parts.host.probeUser(user)) > 0) return AGAIN;
+    }
+    if (perUserPolicy === 'evict-oldest') {
+      // A shared engine evicts the user's oldest connection on whichever node holds it, in the
+      // same step as the reservation. If it cannot, the oldest here goes.
+      if (this.engine.shared && !progress.engineEvicts) {
+        progress.engineEvicts = true;
+        return AGAIN;
+      }
+      if (progress.evictHere) {
+        if (this.parts.host.evictOldest(user)) return AGAIN;
+        progress.evictHere = false;
+      }
+    }
+    if (perUserPolicy !== 'queue') {
+      return refuse('user_limit', { message: `user holds ${maxConnectionsPerUser} connections` });
+    }
+    const remaining = progress.deadline - this.parts.now();
+    // A slot freed on another node wakes nobody here: with a shared engine, ask again every poll.
+    const waitMs = this.engine.shared ? Math.min(remaining, SHARED_QUEUE_POLL_MS) : remaining;
+    const outcome = await this.queue.wait(user, waitMs, request.signal);
+    if (outcome === 'timeout' && waitMs < remaining) return AGAIN;
+    if (outcome === 'timeout') return refuse('queue_timeout', { retryAfterMs: jitter(1_000) });
+    if (outcome === 'full') return refuse('queue_full', { retryAfterMs: jitter(1_000) });
+    return AGAIN;
   }
 
   /** Drops every queued upgrade, for drain. */
@@ -270,14 +302,8 @@ export class Admission {
     this.queue.abortAll();
   }
 
-  private ticket(
-    identity: Identity,
-    principal: Principal,
-    inner: SlotLease,
-    request: AdmissionRequest,
-    isNew: boolean,
-    claimed: ClaimedSession | undefined,
-  ): Ticket {
+  private ticket(candidate: Candidate, inner: SlotLease, isNew: boolean): Ticket {
+    const { identity, principal, request, claimed } = candidate;
     const user = identity.user;
     let released = false;
     const lease: SlotLease = {
@@ -287,58 +313,27 @@ export class Admission {
         inner.release();
         this.queue.slotFreed(user);
       },
-      ...(inner.onRevoke ? { onRevoke: (listener: () => void) => inner.onRevoke?.(listener) } : {}),
+      onRevoke: (listener) => inner.onRevoke(listener),
     };
-    if (isNew) this.pendingSessions.set(user, (this.pendingSessions.get(user) ?? 0) + 1);
-    let pendingHeld = isNew;
-    const consume = () => {
-      if (!pendingHeld) return;
-      pendingHeld = false;
-      const left = (this.pendingSessions.get(user) ?? 1) - 1;
-      if (left > 0) this.pendingSessions.set(user, left);
-      else this.pendingSessions.delete(user);
-    };
-    // A session claimed from another node goes back to the store if the upgrade fails.
-    const undos: Array<() => void> = claimed ? [() => claimed.abandon()] : [];
-    let resumeFailure: ResumeFailure | undefined;
-    if (isNew && !claimed && request.sessionId !== undefined && (request.lastSeq ?? 0) > 0) {
-      resumeFailure = this.registry.wasExpired(identity.sessionKey) ? 'expired' : 'unknown';
-    }
-    return {
+    const asksAgain = isNew && !claimed && request.sessionId !== undefined && (request.lastSeq ?? 0) > 0;
+    return issueTicket({
       identity,
       principal,
       lease,
       lastSeq: request.lastSeq,
-      resumeFailure,
+      resumeFailure: asksAgain
+        ? this.registry.wasExpired(identity.sessionKey)
+          ? 'expired'
+          : 'unknown'
+        : undefined,
       claimed,
-      consume,
-      abandon: () => {
-        const wasPending = pendingHeld;
-        consume();
-        lease.release();
-        // Only before the session opened: afterwards the session itself owns its place.
-        if (wasPending) for (const undo of undos.splice(0)) undo();
-      },
-      onAbandon: (undo) => void undos.push(undo),
-    };
+      pending: isNew ? this.pendingSessions.hold(user) : undefined,
+    });
   }
 
-  private connectBucket(ip: string): TokenBucket {
-    let bucket = this.connectBuckets.get(ip);
-    if (!bucket) {
-      bucket = new TokenBucket(this.config.connectRatePerIp, this.now());
-      this.connectBuckets.set(ip, bucket);
-    }
-    return bucket;
-  }
-
-  /**
-   * Forgets full connect-rate buckets: they carry no information, so dropping them bounds the map by
-   * recent activity. Called from the gateway's maintenance tick.
-   */
+  /** Forgets full connect-rate buckets; called from the gateway's maintenance tick. */
   pruneConnectBuckets(): void {
-    const now = this.now();
-    for (const [ip, bucket] of this.connectBuckets) if (bucket.isFull(now)) this.connectBuckets.delete(ip);
+    this.connectRate.prune(this.parts.now());
   }
 }
 

@@ -3,13 +3,19 @@
  * events in; this class owns everything per connection in its Scope: heartbeat and probe timers,
  * idle, lifetime and token-expiry timers, inbound rate, and backpressure waiters.
  */
-import { CloseCode, errorFrame, type ParsedFrame, parseClientFrame, retryAfterReason } from '../protocol.js';
+import {
+  type ClientFrame,
+  CloseCode,
+  errorFrame,
+  type ParsedFrame,
+  parseClientFrame,
+  retryAfterReason,
+} from '../protocol.js';
 import type { CoreConfig } from './config.js';
 import { IdleWatch, scheduleLifetime, scheduleTokenExpiry } from './deadlines.js';
 import type { SlotLease } from './engine.js';
 import type { Identity } from './identity.js';
 import type { Owned, Scope } from './scope.js';
-import type { SessionState } from './session.js';
 import type { Telemetry, ZombieDetection } from './telemetry.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -27,17 +33,24 @@ export interface ConnectionPort {
   terminate(): void;
 }
 
-/** Callbacks from a connection to whoever holds it (the hub). */
-export interface ConnectionHost {
+/** What every connection of a hub shares: limits, reporting, time, and where to say it is gone. */
+export interface ConnectionContext {
   readonly config: CoreConfig;
   readonly telemetry: Telemetry;
   now(): number;
-  /** A valid frame arrived. */
-  frame(connection: Connection, frame: Exclude<ParsedFrame, { ok: false }>['frame']): void;
-  /** The server decided to close: detach from the session now, so a newer socket can take over. */
-  detached(connection: Connection, code: number): void;
   /** The socket is gone and everything it owned is released. */
   finished(connection: Connection): void;
+}
+
+/**
+ * Who a connection reports its frames and its leaving to: its session. Set once when the socket
+ * opens, so frames and the detach on close use this handle rather than a key looked up again (I3).
+ */
+export interface ConnectionOwner {
+  /** A valid frame arrived. */
+  frame(connection: Connection, frame: ClientFrame): void;
+  /** The socket left or the server decided to close it: detach now, so a newer socket can take over. */
+  detached(connection: Connection, code: number): void;
 }
 
 const RESOLVED_TRUE = Promise.resolve(true);
@@ -46,11 +59,6 @@ const RESOLVED_TRUE = Promise.resolve(true);
 export class Connection {
   /** The close code the server chose, or the one the peer sent. */
   closeCode = 0;
-  /**
-   * The session this socket belongs to, set once when it opens. Frames and the detach on close use
-   * this handle rather than looking the session up by key again (invariant I3).
-   */
-  session: SessionState | null = null;
   private state: 'open' | 'closing' | 'finished' = 'open';
   private lastActivityAt: number;
   private pingSentAt = 0;
@@ -74,7 +82,8 @@ export class Connection {
     private readonly port: ConnectionPort,
     readonly scope: Scope,
     private readonly lease: SlotLease,
-    private readonly host: ConnectionHost,
+    private readonly host: ConnectionContext,
+    private readonly owner: ConnectionOwner,
     /** When the token expires (ms since epoch), or 0 when it does not. */
     tokenExpiresAt: number,
   ) {
@@ -167,7 +176,7 @@ export class Connection {
       return;
     }
     if (parsed.frame.type === 'message') this.lastActivityAt = now;
-    this.host.frame(this, parsed.frame);
+    this.owner.frame(this, parsed.frame);
   }
 
   /** The transport saw a pong. */
@@ -220,7 +229,7 @@ export class Connection {
     this.state = 'closing';
     this.closeCode = code;
     this.lease.release();
-    this.host.detached(this, code);
+    this.owner.detached(this, code);
     this.port.close(code, reason);
     // A peer that never answers the close frame must not hold the socket forever.
     this.scope.timer(this.host.config.closeTimeoutMs, () => this.terminate());
@@ -248,7 +257,7 @@ export class Connection {
     this.state = 'finished';
     if (this.closeCode === 0) this.closeCode = code;
     this.lease.release();
-    if (wasOpen) this.host.detached(this, this.closeCode);
+    if (wasOpen) this.owner.detached(this, this.closeCode);
     this.scope.dispose();
     this.host.finished(this);
     this.host.telemetry.closed(this.identity, this.closeCode, performance.now() - startedAt);

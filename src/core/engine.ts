@@ -1,7 +1,8 @@
 /**
- * The engine port: where connection slots are counted and reserved. The memory engine (default)
- * keeps them in this process; a cluster engine keeps them in a shared store. The core never knows
- * which one it talks to.
+ * The engine port: where connection slots are counted and reserved, where sessions are recorded
+ * and how other nodes are reached. The memory engine (default) keeps everything in this process; a
+ * cluster engine keeps it in a shared store. The core never knows which one it talks to, and never
+ * asks whether a part exists: the memory engine implements every part for one node.
  */
 import type { SessionStore } from './session-store.js';
 
@@ -37,9 +38,10 @@ export interface SlotLease {
   release(): void;
   /**
    * Registers what to do when the engine takes the slot back (another node evicted this
-   * connection to admit a newer one of the same user): close the connection.
+   * connection to admit a newer one of the same user): close the connection. A single-node engine
+   * never takes a slot back.
    */
-  onRevoke?(listener: () => void): void;
+  onRevoke(listener: () => void): void;
 }
 
 /** The outcome of {@link Engine.reserve}. */
@@ -60,23 +62,22 @@ export interface Engine {
   /** True while a shared engine cannot reach its store and admission runs on this node's limits. */
   readonly degraded: boolean;
   /**
-   * True when other nodes share the limits: a slot may free on another node, so an upgrade queued
-   * for one asks again now and then instead of waiting for a release on this node only.
+   * True when other nodes share the limits and sessions: a slot may free on another node, so an
+   * upgrade queued for one asks again now and then instead of waiting for a release on this node
+   * only; and a draining node holds its sessions until other nodes claim them.
    */
-  readonly shared?: boolean;
+  readonly shared: boolean;
   /** Checks every limit and reserves a slot in one atomic step (invariant I4). */
   reserve(request: SlotRequest): SlotDecision | Promise<SlotDecision>;
-  /** Slots this user holds. */
-  connectionsOf(user: string): number;
   /** Current figures, with the `top` users by connections. */
   counts(top: number): EngineCounts;
   /**
-   * Sends an operation to every other node, which applies it to the sessions it holds. Absent on
-   * an engine that is one node only.
+   * Sends an operation to every other node, which applies it to the sessions it holds. Nothing to
+   * do on an engine that is one node only.
    */
-  relay?(operation: RemoteOperation): void;
-  /** Where sessions live so that they resume on any node. Absent on an engine that is one node only. */
-  readonly sessions?: SessionStore;
+  relay(operation: RemoteOperation): void;
+  /** Where sessions are recorded, so that they resume on any node of a cluster. */
+  readonly sessions: SessionStore;
   /** Releases what the engine holds outside the process. */
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 /**
  * The session-store port: where a shared engine keeps what a session has sent, so that the session
  * can resume on another node with exactly the messages its client missed (invariant I6 across a
- * cluster). A single-node engine has none; the core then keeps sessions in this process only.
+ * cluster). A single-node engine has one that records nothing: its sessions live in this process
+ * only, and none is ever held elsewhere.
  *
  * The core reports every session's life to the store (opened, each frame sent, acks, end) and,
  * when a client asks for a session this node does not hold, claims it: the store moves it here from
@@ -39,18 +40,20 @@ export interface SessionStore {
    * Takes a place for a new session of `user` under `max` sessions across the cluster, in one
    * atomic step. At the limit, the user's session that has been without a socket longest, on
    * whichever node, is dropped to make room; resolves null when none of them is detached. A store
-   * that cannot answer resolves a place (this node's own count was checked before).
+   * that cannot answer resolves a place (this node's own count was checked before). A store that
+   * knows at once answers synchronously, so admission stays in one step.
    */
-  admit(user: string, sessionId: string, max: number): Promise<SessionPlace | null>;
+  admit(user: string, sessionId: string, max: number): SessionPlace | null | Promise<SessionPlace | null>;
   /** The session lost its socket and waits for a resume. */
   detached(user: string, sessionId: string): void;
   /** A detached session has a socket again. */
   reattached(user: string, sessionId: string): void;
   /**
    * Moves the session from the node that holds it, or resolves null when no node does (it never
-   * existed, ended, or expired). Never rejects: a store that cannot answer resolves null.
+   * existed, ended, or expired). Never rejects: a store that cannot answer resolves null. A store
+   * that knows at once answers synchronously.
    */
-  claim(user: string, sessionId: string): Promise<ClaimedSession | null>;
+  claim(user: string, sessionId: string): ClaimedSession | null | Promise<ClaimedSession | null>;
   /** A session opened on this node: new, or `adopted` after a claim. */
   opened(user: string, sessionId: string, adopted: boolean): void;
   /** The session sent frame `seq`; `frame` is the exact text, replayed byte for byte. */

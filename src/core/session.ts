@@ -5,17 +5,19 @@
  */
 import { SockwardenError } from '../errors.js';
 import {
+  type ClientFrame,
   CloseCode,
   keepsSessionAfterClose,
   messageFrame,
+  PONG_FRAME,
   type ResumeFailure,
   welcomeFrame,
 } from '../protocol.js';
 import type { CoreConfig } from './config.js';
-import type { Connection } from './connection.js';
 import type { Identity } from './identity.js';
 import { ReplayRing } from './replay-ring.js';
 import type { Owned, Scope } from './scope.js';
+import { SESSION_END_REASONS, type SessionEndReason } from './session-end.js';
 import type { ClaimedSession, SessionStore } from './session-store.js';
 import type { Telemetry } from './telemetry.js';
 import type { UpstreamCall, UpstreamRunner } from './upstream.js';
@@ -71,40 +73,36 @@ export interface Session {
   sendError(code: string, message: string, extra?: { retryAfterMs?: number; ref?: string }): boolean;
 }
 
+/**
+ * The session's view of its socket: what it needs to send, warn and close. The connection
+ * satisfies it without either module importing the other.
+ */
+export interface SessionSocket {
+  readonly identity: Identity;
+  /** Whether the socket is open and not being closed. */
+  readonly open: boolean;
+  /** Whether the socket's buffer is under the high-water mark. */
+  readonly writable: boolean;
+  /** Sends a frame; resolves once the buffer is under the high-water mark. */
+  send(frame: string, activity?: boolean): Promise<boolean>;
+  /** Sends a non-fatal error frame. */
+  sendError(code: string, message: string, ref?: string, retryAfterMs?: number): void;
+  /** Closes from the server side with `code`. */
+  end(code: number, reason?: string): void;
+}
+
 /** Callbacks from a session to the hub. */
 export interface SessionHost {
   readonly config: CoreConfig;
   readonly telemetry: Telemetry;
   now(): number;
   /** The session ended and released its state; forget it. */
-  ended(session: SessionState, reason: string): void;
+  ended(session: SessionState, reason: SessionEndReason): void;
   /** Runs upstream calls for sessions. */
   readonly runUpstream: UpstreamRunner;
-  /** The engine's shared session store, when sessions resume across nodes. */
-  readonly store: SessionStore | undefined;
+  /** The engine's session store: where the session's life is reported, locally or for the cluster. */
+  readonly store: SessionStore;
 }
-
-/** Why the server itself let go of a session the client may still try to resume. */
-export const SessionEnd = {
-  Expired: 'expired',
-  Dropped: 'dropped for a newer session',
-  Shed: 'shed under pressure',
-} as const;
-
-/**
- * Why a session ended here because a client resumed it on another node. Not a reason the server
- * gave it up: the session lives on there.
- */
-export const SESSION_MOVED = 'moved to another node';
-
-/** Why a session ended when its node drained; with a shared store its client resumes on another node. */
-export const SESSION_DRAINED = 'drained';
-
-/**
- * End reasons a late resume reports as `expired`: the session existed and the server gave it up
- * (its window passed, or room was needed), which is not the same as an id it never had.
- */
-export const GIVEN_UP_REASONS: ReadonlySet<string> = new Set(Object.values(SessionEnd));
 
 const RESOLVED_TRUE = Promise.resolve(true);
 const RESOLVED_FALSE = Promise.resolve(false);
@@ -126,13 +124,16 @@ export function toJson(data: unknown): string {
   return json;
 }
 
-/** The session implementation; see the module comment. */
+/**
+ * The session implementation; see the module comment. It is also the owner its sockets report to:
+ * their frames and their leaving come here, so the hub never looks a socket's session up again.
+ */
 export class SessionState implements Session {
   readonly user: string;
   readonly id: string;
   private lastSeq = 0;
   private readonly ring: ReplayRing;
-  private connection: Connection | null = null;
+  private socket: SessionSocket | null = null;
   private handlers: MessageHandler[] = [];
   private resumeTimer: Owned | null = null;
   private isEnded = false;
@@ -160,7 +161,7 @@ export class SessionState implements Session {
   }
 
   get writable(): boolean {
-    return this.connection?.writable ?? false;
+    return this.socket?.writable ?? false;
   }
 
   get ended(): boolean {
@@ -171,9 +172,9 @@ export class SessionState implements Session {
     return this.lastSeq;
   }
 
-  /** The attached connection, if any. */
-  get attached(): Connection | null {
-    return this.connection;
+  /** The attached socket, if any. */
+  get attached(): SessionSocket | null {
+    return this.socket;
   }
 
   /** Bytes held in the replay ring. */
@@ -192,8 +193,8 @@ export class SessionState implements Session {
     const seq = ++this.lastSeq;
     const frame = messageFrame(seq, json);
     this.ring.push(seq, frame);
-    this.host.store?.sent(this.user, this.id, seq, frame);
-    return this.connection ? this.connection.send(frame) : RESOLVED_TRUE;
+    this.host.store.sent(this.user, this.id, seq, frame);
+    return this.socket ? this.socket.send(frame) : RESOLVED_TRUE;
   }
 
   onMessage(handler: MessageHandler): () => void {
@@ -204,9 +205,9 @@ export class SessionState implements Session {
   }
 
   sendError(code: string, message: string, extra: { retryAfterMs?: number; ref?: string } = {}): boolean {
-    const connection = this.connection;
-    if (!connection?.open) return false;
-    connection.sendError(code, message, extra.ref, extra.retryAfterMs);
+    const socket = this.socket;
+    if (!socket?.open) return false;
+    socket.sendError(code, message, extra.ref, extra.retryAfterMs);
     return true;
   }
 
@@ -215,26 +216,24 @@ export class SessionState implements Session {
   }
 
   close(code: number = CloseCode.DisconnectedByApi, reason = 'closed by the application'): void {
-    if (this.isEnded) return;
-    this.connection?.end(code, reason);
-    this.end('closed');
+    this.end('closed', code, reason);
   }
 
   /**
-   * Attaches a connection: takes over from an older socket (4100), sends the welcome frame, then
-   * replays every retained frame after `lastSeq`, in order, each once.
+   * Attaches a socket: takes over from an older one (4100), sends the welcome frame, then replays
+   * every retained frame after `lastSeq`, in order, each once.
    */
   attach(
-    connection: Connection,
+    socket: SessionSocket,
     lastSeq: number | undefined,
     resumed: boolean,
     failure?: ResumeFailure,
   ): void {
-    if (this.resumeTimer) this.host.store?.reattached(this.user, this.id);
+    if (this.resumeTimer) this.host.store.reattached(this.user, this.id);
     this.resumeTimer?.dispose();
     this.resumeTimer = null;
-    const previous = this.connection;
-    this.connection = connection;
+    const previous = this.socket;
+    this.socket = socket;
     previous?.end(CloseCode.Replaced, 'replaced by a newer connection');
     let frames = this.ring.since(lastSeq ?? this.ring.oldestAvailable, this.lastSeq);
     let resumeFailed = failure;
@@ -243,27 +242,68 @@ export class SessionState implements Session {
       frames = [];
     }
     const { heartbeatIntervalMs } = this.host.config;
-    connection.send(welcomeFrame(this.id, resumed, this.lastSeq, heartbeatIntervalMs, resumeFailed), false);
-    for (const frame of frames) connection.send(frame, false);
-    if (frames.length > 0) this.host.telemetry.replayed(connection.identity, frames.length);
-    if (resumeFailed) this.host.telemetry.resumeFailed(connection.identity, resumeFailed);
+    socket.send(welcomeFrame(this.id, resumed, this.lastSeq, heartbeatIntervalMs, resumeFailed), false);
+    for (const frame of frames) socket.send(frame, false);
+    if (frames.length > 0) this.host.telemetry.replayed(socket.identity, frames.length);
+    if (resumeFailed) this.host.telemetry.resumeFailed(socket.identity, resumeFailed);
   }
 
-  /** The socket left. Keeps the session for the resume window, or ends it for a final close code. */
-  detach(connection: Connection, code: number): void {
-    if (this.connection !== connection) return;
-    this.connection = null;
+  /**
+   * One of this session's sockets left, or the server decided to close it. Keeps the session for
+   * the resume window, or ends it for a final close code.
+   */
+  detached(socket: SessionSocket, code: number): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
     if (!keepsSessionAfterClose(code) || this.host.config.resumeWindowMs === 0) {
-      this.end(`connection closed with ${code}`);
+      this.end('final_close');
       return;
     }
     this.detachedAt = this.host.now();
-    this.resumeTimer = this.scope.timer(this.host.config.resumeWindowMs, () => this.end(SessionEnd.Expired));
-    this.host.store?.detached(this.user, this.id);
+    this.resumeTimer = this.scope.timer(this.host.config.resumeWindowMs, () => this.end('expired'));
+    this.host.store.detached(this.user, this.id);
+  }
+
+  /**
+   * A valid frame from one of this session's sockets. A socket that was taken over still gets its
+   * pongs, but its messages and acks no longer count.
+   */
+  frame(socket: SessionSocket, frame: ClientFrame): void {
+    if (frame.type === 'ping') socket.send(PONG_FRAME, false);
+    else if (this.socket !== socket) return;
+    else if (frame.type === 'ack') this.ack(frame.seq);
+    else this.deliver(socket, frame.data, frame.id);
+  }
+
+  /** The client has every message up to `seq`: free them from the ring. */
+  ack(seq: number): void {
+    const upTo = Math.min(seq, this.lastSeq);
+    this.ring.ackUpTo(upTo);
+    this.host.store.acked(this.user, this.id, upTo);
+  }
+
+  /**
+   * Ends the session and releases everything it owns, exactly once. An attached socket is closed
+   * with `code` first; it is detached before, so its leaving does not end the session a second time.
+   */
+  end(
+    reason: SessionEndReason,
+    code: number = CloseCode.DisconnectedByApi,
+    closeReason = 'session ended',
+  ): void {
+    if (this.isEnded) return;
+    this.isEnded = true;
+    const socket = this.socket;
+    this.socket = null;
+    socket?.end(code, closeReason);
+    this.handlers = [];
+    this.scope.dispose();
+    this.host.store.ended(this.user, this.id, SESSION_END_REASONS[reason].livesOn);
+    this.host.ended(this, reason);
   }
 
   /** A client message: runs every handler, reporting failures to the client by `ref`. */
-  deliver(connection: Connection, data: unknown, id: string | undefined): void {
+  private deliver(socket: SessionSocket, data: unknown, id: string | undefined): void {
     const ctx: MessageContext =
       id === undefined
         ? { signal: this.scope.signal, session: this }
@@ -273,38 +313,17 @@ export class SessionState implements Session {
         const result = handler(data, ctx);
         if (result && typeof (result as Promise<void>).then === 'function') {
           (result as Promise<void>).then(undefined, (error: unknown) =>
-            this.handlerFailed(connection, error, id),
+            this.handlerFailed(socket, error, id),
           );
         }
       } catch (error) {
-        this.handlerFailed(connection, error, id);
+        this.handlerFailed(socket, error, id);
       }
     }
   }
 
-  /** The client has every message up to `seq`: free them from the ring. */
-  ack(seq: number): void {
-    const upTo = Math.min(seq, this.lastSeq);
-    this.ring.ackUpTo(upTo);
-    this.host.store?.acked(this.user, this.id, upTo);
-  }
-
-  /** Ends the session and releases everything it owns, exactly once. */
-  end(reason: string): void {
-    if (this.isEnded) return;
-    this.isEnded = true;
-    const connection = this.connection;
-    this.connection = null;
-    connection?.end(CloseCode.DisconnectedByApi, 'session ended');
-    this.handlers = [];
-    this.scope.dispose();
-    this.host.store?.ended(this.user, this.id, reason === SESSION_MOVED || reason === SESSION_DRAINED);
-    this.host.ended(this, reason);
-  }
-
-  private handlerFailed(connection: Connection, error: unknown, ref: string | undefined): void {
-    this.host.telemetry.failure('message handler', error, connection.identity);
-    if (this.connection === connection)
-      connection.sendError('handler_error', 'the message could not be processed', ref);
+  private handlerFailed(socket: SessionSocket, error: unknown, ref: string | undefined): void {
+    this.host.telemetry.failure('message handler', error, socket.identity);
+    if (this.socket === socket) socket.sendError('handler_error', 'the message could not be processed', ref);
   }
 }

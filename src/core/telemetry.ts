@@ -4,6 +4,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { Identity } from './identity.js';
+import type { SessionEndReason } from './session-end.js';
 
 /** Pressure levels, from least to most severe. */
 export type PressureLevel = 'ok' | 'warning' | 'shedding' | 'critical';
@@ -42,22 +43,9 @@ export interface Telemetry {
   /** The pressure level changed. */
   pressure(from: PressureLevel, to: PressureLevel, ratio: number): void;
   /** A session ended and its state was released. */
-  sessionEnded(user: string, session: string, reason: string): void;
+  sessionEnded(user: string, session: string, reason: SessionEndReason): void;
+  /** A shared engine lost its store (admission falls back to this node's limits) or got it back. */
+  engineDegraded(degraded: boolean): void;
   /** An application handler or a callback failed; the gateway carried on. */
   failure(where: string, error: unknown, identity?: Identity): void;
 }
-
-/** A telemetry that records nothing, for tests and embedders that bring none. */
-export const silentTelemetry: Telemetry = {
-  admission() {},
-  opened() {},
-  closed() {},
-  zombie() {},
-  evicted() {},
-  inboundRejected() {},
-  replayed() {},
-  resumeFailed() {},
-  pressure() {},
-  sessionEnded() {},
-  failure() {},
-};

@@ -1,6 +1,7 @@
 /**
  * The in-memory engine, the default: slot counters in this process. Node runs JavaScript on one
- * thread, so a check-and-reserve with no await in between is atomic (invariant I4).
+ * thread, so a check-and-reserve with no await in between is atomic (invariant I4). It is one node
+ * only: relaying reaches nobody, no slot is ever taken back, and its session store records nothing.
  */
 import type {
   Engine,
@@ -10,6 +11,7 @@ import type {
   SlotLimits,
   SlotRequest,
 } from '../core/engine.js';
+import { LocalSessionStore } from './memory-sessions.js';
 
 interface Counter {
   /** The key this counter is stored under, kept so release never recomputes it (I3). */
@@ -21,6 +23,8 @@ class MemoryEngine implements Engine {
   readonly name = 'memory';
   /** Nothing outside this process to lose. */
   readonly degraded = false;
+  readonly shared = false;
+  readonly sessions = new LocalSessionStore();
   private total = 0;
   private readonly users = new Map<string, Counter>();
   private readonly ips = new Map<string, Counter>();
@@ -51,13 +55,12 @@ class MemoryEngine implements Engine {
           this.decrement(this.users, userCounter);
           this.decrement(this.ips, ipCounter);
         },
+        onRevoke: ignoreRevoke,
       },
     };
   }
 
-  connectionsOf(user: string): number {
-    return this.users.get(user)?.n ?? 0;
-  }
+  relay(): void {}
 
   counts(top: number): EngineCounts {
     const topUsers = [...this.users.values()]
@@ -80,6 +83,9 @@ class MemoryEngine implements Engine {
     if (counter.n === 0 && map.get(counter.key) === counter) map.delete(counter.key);
   }
 }
+
+/** One node never takes a slot back, so there is nothing to listen for. */
+function ignoreRevoke(): void {}
 
 /** The default engine: limits held in this process. */
 export function memoryEngine(): EngineFactory {

@@ -223,10 +223,6 @@ export class RedisEngine implements Engine {
     else this.router.send({ kind: 'revoke', lease: id }).catch((error: unknown) => this.degrade(error));
   }
 
-  connectionsOf(user: string): number {
-    return this.local.connectionsOf(user);
-  }
-
   /** This node's figures; the cluster's are in Redis. */
   counts(top: number): EngineCounts {
     return this.local.counts(top);

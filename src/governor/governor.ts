@@ -19,9 +19,6 @@ export type { GovernorConfig } from './config.js';
 export type { GovernorObserver, UpstreamStats } from './figures.js';
 export { UpstreamError } from './upstream-error.js';
 
-/** What one attempt gets: see {@link UpstreamAttempt}. */
-export type AttemptContext = UpstreamAttempt;
-
 /** Where a call belongs. */
 export interface RunOptions {
   /** The owner: a session or connection scope. Its end cancels the call. */
@@ -62,7 +59,7 @@ export class Governor {
    * `busy` (a queue is full), `backend_unavailable` (circuit open, failures, budget spent),
    * `rate_limited` (throttled past the budget) or `upstream_cancelled` (the owner ended).
    */
-  async run<T>(fn: (ctx: AttemptContext) => Promise<T>, options: RunOptions): Promise<T> {
+  async run<T>(fn: (ctx: UpstreamAttempt) => Promise<T>, options: RunOptions): Promise<T> {
     const upstream = this.upstream(options.upstream ?? 'default');
     const { owner } = options;
     upstream.stats.requests++;
@@ -187,7 +184,7 @@ export class Governor {
   }
 
   private async attempt<T>(
-    fn: (ctx: AttemptContext) => Promise<T>,
+    fn: (ctx: UpstreamAttempt) => Promise<T>,
     upstream: Upstream,
     owner: Scope,
     attempt: number,
@@ -198,7 +195,7 @@ export class Governor {
     let silence = owner.timer(this.config.attemptTimeoutMs, () =>
       controller.abort(timeoutError(this.config)),
     );
-    const ctx: AttemptContext = {
+    const ctx: UpstreamAttempt = {
       signal: controller.signal,
       attempt,
       progress: () => {

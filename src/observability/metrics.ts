@@ -77,7 +77,10 @@ export class GatewayMetrics {
     resources: Gauge<'kind'>;
   };
 
-  constructor(private readonly stats: () => GatewayStats & { upstream?: Record<string, UpstreamStats> }) {
+  /** Where gauges are read from at each scrape; set once the gateway's parts exist. */
+  private stats: (() => GatewayStats & { upstream?: Record<string, UpstreamStats> }) | null = null;
+
+  constructor() {
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
       new Counter<L>({ name: `sockwarden_${name}`, help, labelNames, registers });
@@ -132,9 +135,21 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'sockwarden_' });
   }
 
+  /**
+   * Names where the gauges come from. The counters are fed from the start, while the gateway is
+   * still being built; the gauges are read from its figures at each scrape.
+   */
+  collectFrom(stats: () => GatewayStats & { upstream?: Record<string, UpstreamStats> }): void {
+    this.stats = stats;
+  }
+
   /** The exposition text, with gauges refreshed from one stats computation. */
   async render(): Promise<string> {
-    const s = this.stats();
+    if (this.stats) this.refresh(this.stats());
+    return this.registry.metrics();
+  }
+
+  private refresh(s: GatewayStats & { upstream?: Record<string, UpstreamStats> }): void {
     const g = this.gauges;
     g.connections.set(s.connections);
     g.sessions.set(s.sessions);
@@ -148,7 +163,6 @@ export class GatewayMetrics {
     g.engineDegraded.set(s.engineDegraded ? 1 : 0);
     for (const [kind, value] of Object.entries(s.resources)) g.resources.set({ kind }, value);
     this.upstream.refresh(s.upstream ?? {});
-    return this.registry.metrics();
   }
 
   /** Cumulative counters, read from the same metrics `/metrics` exposes. */

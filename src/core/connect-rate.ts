@@ -1,0 +1,28 @@
+/**
+ * The per-IP connect rate: one token bucket per address, created on its first upgrade and
+ * forgotten once full again, so the map is bounded by recent activity rather than by every address
+ * ever seen.
+ */
+import { type Rate, TokenBucket } from './token-bucket.js';
+
+/** See the module comment. */
+export class ConnectRate {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(private readonly limit: Rate) {}
+
+  /** Takes a token for `ip`; returns null when there was one, or how long until the next one. */
+  take(ip: string, now: number): number | null {
+    let bucket = this.buckets.get(ip);
+    if (!bucket) {
+      bucket = new TokenBucket(this.limit, now);
+      this.buckets.set(ip, bucket);
+    }
+    return bucket.take(now) ? null : bucket.msUntilToken(now);
+  }
+
+  /** Forgets full buckets: they carry no information. Called from the gateway's maintenance tick. */
+  prune(now: number): void {
+    for (const [ip, bucket] of this.buckets) if (bucket.isFull(now)) this.buckets.delete(ip);
+  }
+}
