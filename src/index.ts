@@ -2,7 +2,6 @@
  * sockwarden: a WebSocket session gateway for Node.js that cannot leak.
  * This is the public API of the library; `sockwarden serve` is built on the same pieces.
  */
-export type { Principal } from './core/admission.js';
 export type { CoreConfig, PerUserPolicy } from './core/config.js';
 export type {
   Engine,
@@ -21,6 +20,7 @@ export type { MessageContext, MessageHandler, Session } from './core/session.js'
 export type { ClaimedSession, SessionStore } from './core/session-store.js';
 export type { GatewayStats } from './core/stats.js';
 export type { PressureLevel } from './core/telemetry.js';
+export type { Principal } from './core/ticket.js';
 export type { Clock } from './core/timer-wheel.js';
 export type { UpstreamAttempt, UpstreamCall } from './core/upstream.js';
 export { memoryEngine } from './engines/memory.js';
@@ -35,6 +35,12 @@ export {
 } from './gateway.js';
 export type { CircuitStateName } from './governor/breaker.js';
 export { Governor, type GovernorConfig, UpstreamError, type UpstreamStats } from './governor/governor.js';
+export {
+  type AdmissionMessage,
+  type ConnectionCloseMessage,
+  type ConnectionOpenMessage,
+  DIAGNOSTICS_CHANNELS,
+} from './observability/diagnostics.js';
 export type { GatewayTotals } from './observability/metrics.js';
 export type {
   CloseRange,

@@ -1,11 +1,11 @@
 // sockwarden with every feature on: heartbeats on the timer wheel, per-user limits with zombie
 // probing, sessions with replay rings, metrics and logs. The application is the same as the
 // peers': echo and broadcast. It also records admission-decision and close-handler times for the
-// "sockwarden alone" table.
+// "sockwarden alone" table, from the gateway's diagnostics channels.
+import { subscribe } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import { pino } from 'pino';
-import { hubOf } from '../../dist/gateway.js';
-import { createGateway } from '../../dist/index.js';
+import { createGateway, DIAGNOSTICS_CHANNELS } from '../../dist/index.js';
 import { fanoutPayload, heartbeatMs, released, serveBenchControl } from './control.js';
 
 const gateway = createGateway({
@@ -26,24 +26,14 @@ gateway.on('session', (session) => {
   session.onMessage((data) => void session.send(data));
 });
 
-const hub = hubOf(gateway);
 const admissionUs = [];
 const cleanupUs = [];
-const admit = hub.admit.bind(hub);
-hub.admit = async (request) => {
-  const started = performance.now();
-  const result = await admit(request);
-  admissionUs.push((performance.now() - started) * 1000);
-  return result;
-};
-const telemetry = hub.telemetry;
-const closed = telemetry.closed.bind(telemetry);
-telemetry.closed = (identity, code, cleanupMs) => {
+subscribe(DIAGNOSTICS_CHANNELS.admission, ({ durationMs }) => admissionUs.push(durationMs * 1000));
+subscribe(DIAGNOSTICS_CHANNELS.connectionClose, ({ identity, cleanupMs }) => {
   cleanupUs.push(cleanupMs * 1000);
-  closed(identity, code, cleanupMs);
   // The load generator names each connection's user `u<id>`.
   released(Number(identity.user.slice(1)));
-};
+});
 
 const server = createServer();
 gateway.attach(server);

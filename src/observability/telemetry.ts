@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Identity } from '../core/identity.js';
 import type { Telemetry } from '../core/telemetry.js';
+import { diagnostics } from './diagnostics.js';
 import { closeCodeLabel, type GatewayMetrics } from './metrics.js';
 
 function ids(identity: Identity): { user: string; session: string; conn: string; ip: string } {
@@ -31,6 +32,9 @@ export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Tele
       );
     },
     closed(identity, code, cleanupMs) {
+      if (diagnostics.connectionClose.hasSubscribers) {
+        diagnostics.connectionClose.publish({ identity, code, cleanupMs });
+      }
       metrics.closes.inc({ code: closeCodeLabel(code) });
       metrics.cleanup.observe(cleanupMs / 1000);
       if (on('info')) logger.info({ ...ids(identity), code, cleanupMs }, 'connection closed');
@@ -63,6 +67,10 @@ export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Tele
     },
     sessionEnded(user, session, reason) {
       if (on('debug')) logger.debug({ user, session, reason }, 'session ended');
+    },
+    engineDegraded(degraded) {
+      if (degraded) logger.warn('engine degraded: Redis is unreachable, admission uses this node only');
+      else logger.info('engine recovered: leases registered again, cluster limits apply');
     },
     failure(where, error, identity) {
       metrics.failures.inc({ where });

@@ -4,7 +4,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { errors, jwtVerify } from 'jose';
-import type { Principal } from '../core/admission.js';
+import type { Principal } from '../core/ticket.js';
 import type { Authenticator } from '../transports/ws.js';
 
 /** Where the verification key comes from. */

@@ -5,10 +5,11 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import type { Principal } from '../core/admission.js';
 import type { Connection, ConnectionPort } from '../core/connection.js';
 import type { Hub } from '../core/hub.js';
+import type { Principal } from '../core/ticket.js';
 import { SockwardenError } from '../errors.js';
+import { diagnostics } from '../observability/diagnostics.js';
 import { CloseCode, SESSION_ID_PATTERN, SUBPROTOCOL } from '../protocol.js';
 
 /** What an authenticator sees of an upgrade request. */
@@ -149,6 +150,7 @@ export class WsTransport {
       return;
     }
     const token = bearerToken(req, url);
+    const startedAt = performance.now();
     const result = await this.hub.admit({
       ip,
       origin: req.headers.origin,
@@ -158,6 +160,13 @@ export class WsTransport {
       signal: gone.signal,
     });
     socket.off('close', onClose);
+    if (diagnostics.admission.hasSubscribers) {
+      diagnostics.admission.publish({
+        outcome: result.ok ? 'admitted' : result.error.code,
+        durationMs: performance.now() - startedAt,
+        ip,
+      });
+    }
     if (!result.ok) {
       refuseUpgrade(socket, result.error);
       return;
@@ -169,7 +178,7 @@ export class WsTransport {
       socket.destroy();
       return;
     }
-    if (this.hub.admission.draining) {
+    if (this.hub.draining) {
       ticket.abandon();
       refuseUpgrade(socket, new SockwardenError('draining'));
       return;
@@ -184,7 +193,11 @@ export class WsTransport {
       opened = true;
       socket.off('close', abandon);
       socket.off('error', onError);
-      bindSocket(ws, this.hub.open(ticket, new WsPort(ws)));
+      const connection = this.hub.open(ticket, new WsPort(ws));
+      bindSocket(ws, connection);
+      if (diagnostics.connectionOpen.hasSubscribers) {
+        diagnostics.connectionOpen.publish({ identity: ticket.identity, connection });
+      }
     });
   }
 

@@ -2,9 +2,10 @@
  * The churn leak test: 10,000 connections ended in every way a production client ends, then
  * nothing may be left: no connection, no session, no resource, no Session or Connection object.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { hubOf } from '../../src/gateway.js';
+import { type ConnectionOpenMessage, DIAGNOSTICS_CHANNELS } from '../../src/index.js';
 import { type Running, startGateway, until } from '../helpers/gateway.js';
 
 const TOTAL = 10_000;
@@ -53,8 +54,6 @@ describe('churn leak', () => {
       resumeWindowMs: RESUME_WINDOW_MS,
       closeTimeoutMs: 1_000,
     });
-    const hub = hubOf(running.gateway);
-    if (!hub) throw new Error('no hub');
     let finalized = 0;
     let registered = 0;
     const alive = new Map<string, number>();
@@ -71,11 +70,10 @@ describe('churn leak', () => {
       alive.set(kind, (alive.get(kind) ?? 0) + 1);
       registry.register(value, kind);
     };
-    // A plain function, so the loop variable dies with its frame: a suspended async frame would
-    // keep the last connection in its registers and look like a leak.
-    const watchOpenConnections = () => {
-      for (const connection of hub.registry.connections) watch(connection);
-    };
+    // Every connection the gateway opens is announced on its diagnostics channel; the message is
+    // not kept, so the watch holds the connection only weakly.
+    const onOpen = (message: unknown) => watch((message as ConnectionOpenMessage).connection);
+    subscribe(DIAGNOSTICS_CHANNELS.connectionOpen, onOpen);
     running.gateway.on('session', (session) => watch(session));
     const endings: Record<Ending, number> = { close: 0, terminate: 0, zombie: 0, resume: 0 };
     const zombieCloses: Array<Promise<void>> = [];
@@ -91,7 +89,6 @@ describe('churn leak', () => {
           open(running.url, `user=u${n % 500}&session=s${n}`, localAddress, ending !== 'zombie'),
         ),
       );
-      watchOpenConnections();
       await Promise.all(
         batch.map(async ({ n, ending }, i) => {
           const ws = sockets[i] as WebSocket;
@@ -102,7 +99,6 @@ describe('churn leak', () => {
           else {
             ws.terminate();
             const again = await open(running.url, `user=u${n % 500}&session=s${n}&lastSeq=0`, localAddress);
-            watchOpenConnections();
             again.close(1000);
             await closed(again);
           }
@@ -134,6 +130,7 @@ describe('churn leak', () => {
     );
 
     await running.stop();
+    unsubscribe(DIAGNOSTICS_CHANNELS.connectionOpen, onOpen);
     expect(Object.entries(running.gateway.stats().resources).filter(([, n]) => n !== 0)).toEqual([]);
 
     expect(registered).toBeGreaterThanOrEqual(TOTAL + 1_000 + 7_000);
