@@ -6,7 +6,7 @@
 /** The WebSocket subprotocol this gateway speaks. */
 export const SUBPROTOCOL = 'sockwarden.v1';
 
-/** Close codes of DESIGN.md. The client SDK decides whether to reconnect from these. */
+/** Close codes of docs/architecture.md. The client SDK decides whether to reconnect from these. */
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,

@@ -11,7 +11,7 @@ export interface BackoffOptions {
   capMs: number;
 }
 
-/** Default pacing of DESIGN.md: base 500 ms, cap 30 s. */
+/** Default pacing (docs/architecture.md, "Client SDK"): base 500 ms, cap 30 s. */
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, capMs: 30_000 };
 
 /**

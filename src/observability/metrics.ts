@@ -1,6 +1,7 @@
 /**
- * Prometheus metrics of DESIGN.md, on a registry of the gateway's own (so several gateways in one
- * process never collide). Gauges are refreshed from one stats computation per scrape.
+ * Prometheus metrics (listed in the README; each bound of invariant I6 in docs/architecture.md has one),
+ * on a registry of the gateway's own (so several gateways in one process never collide). Gauges are
+ * refreshed from one stats computation per scrape.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { GatewayStats } from '../core/stats.js';

@@ -7,7 +7,7 @@ import type { GatewayStats } from '../core/stats.js';
 import type { UpstreamStats } from '../governor/figures.js';
 import type { GatewayTotals } from './metrics.js';
 
-/** Close codes grouped the way a client reacts to them (DESIGN.md, "close codes"). */
+/** Close codes grouped the way a client reacts to them (docs/architecture.md, "Close codes"). */
 export type CloseRange = 'clean' | 'resumable' | 'final' | 'abnormal';
 
 const RESUMABLE = new Set(['1001', '1012', '1013']);

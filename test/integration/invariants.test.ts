@@ -1,5 +1,5 @@
 /**
- * One test per invariant of DESIGN.md. Each fails if its invariant breaks; the behaviour behind
+ * One test per invariant of docs/architecture.md. Each fails if its invariant breaks; the behaviour behind
  * them is covered in depth by the other files.
  */
 import { describe, expect, it } from 'vitest';

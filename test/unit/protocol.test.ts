@@ -30,7 +30,7 @@ describe('client frame parsing', () => {
 });
 
 describe('close code ranges', () => {
-  it('marks the reconnect range and the final range as DESIGN.md says', () => {
+  it('marks the reconnect range and the final range as docs/architecture.md says', () => {
     for (const code of [1001, 1012, 1013, 4000, 4001, 4002, 4003, 4004])
       expect(isReconnectable(code)).toBe(true);
     for (const code of [1000, 1008, 1009, 4100, 4101, 4102, 4103, 4104, 4105])
