@@ -1,13 +1,14 @@
 /**
  * The engine contract, run against both engines: every limit holds, atomically, and a released slot
- * is free again. Then what only a shared engine must do: limits across nodes, a dead node's slots
+ * is free again; the session store claims nothing no node holds, places new sessions and forgets
+ * ended ones; a relay never comes back to its sender. Then what only a shared engine must do: limits across nodes, a dead node's slots
  * coming back within the lease TTL, and admission that keeps answering while Redis is down.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Engine, EngineHost, SlotDecision, SlotLimits } from '../../src/core/engine.js';
+import type { Engine, EngineHost, RemoteOperation, SlotDecision, SlotLimits } from '../../src/core/engine.js';
 import { memoryEngine } from '../../src/engines/memory.js';
 import { type RedisEngine, redisEngine } from '../../src/engines/redis.js';
 import { until } from '../helpers/gateway.js';
@@ -16,6 +17,7 @@ import { useRedis } from '../helpers/redis.js';
 const LIMITS: SlotLimits = { maxConnections: 5, maxConnectionsPerUser: 3, maxConnectionsPerIp: 4 };
 const failures: unknown[] = [];
 const transitions: boolean[] = [];
+const delivered: RemoteOperation[] = [];
 /** The gateway lends its timer wheel; plain timers stand in for it here. */
 const host: EngineHost = {
   schedule(delayMs, task) {
@@ -29,7 +31,7 @@ const host: EngineHost = {
   },
   failure: (error) => void failures.push(error),
   degradedChanged: (degraded) => void transitions.push(degraded),
-  deliver: () => {},
+  deliver: (operation) => void delivered.push(operation),
   handOver: () => ({ held: false, attached: false }),
   dropDetached: () => {},
   replay: { resumeWindowMs: 30_000, maxMessages: 100 },
@@ -39,6 +41,7 @@ afterEach(async () => {
   for (const engine of engines.splice(0)) await engine.close();
   failures.length = 0;
   transitions.length = 0;
+  delivered.length = 0;
 });
 
 function slot(engine: Engine, user: string, ip = '10.0.0.1', replacing = 0): Promise<SlotDecision> {
@@ -135,6 +138,43 @@ describe.each(kinds)('engine contract: %s', (_name, available, nodes) => {
     );
     expect(codes(decisions).filter((c) => c === 'ok')).toHaveLength(3);
     expect(codes(decisions).filter((c) => c === 'user_limit')).toHaveLength(17);
+  });
+
+  it.runIf(available)(
+    'claims no session that no node holds, nor one that ended on another node',
+    async () => {
+      const node = await nodes();
+      const [a, b] = [await node(), await node()] as [Engine, Engine];
+      expect(await b.sessions.claim('alice', 'never-opened')).toBeNull();
+      expect(await a.sessions.admit('alice', 's1', 2)).not.toBeNull();
+      a.sessions.opened('alice', 's1', false);
+      a.sessions.sent('alice', 's1', 1, '{"type":"message","seq":1,"data":1}');
+      a.sessions.ended('alice', 's1', false);
+      // One answered round trip of node a: Redis applies a connection's commands in order, so
+      // everything it sent before is applied too.
+      await a.sessions.admit('barrier', 'x', 1);
+      expect(await b.sessions.claim('alice', 's1')).toBeNull();
+    },
+  );
+
+  it.runIf(available)(
+    'places new sessions below the user’s limit and takes a cancelled place back',
+    async () => {
+      const node = await (await nodes())();
+      const first = await node.sessions.admit('bob', 'b1', 1);
+      expect(first).not.toBeNull();
+      first?.cancel();
+      expect(await node.sessions.admit('bob', 'b2', 1)).not.toBeNull();
+    },
+  );
+
+  it.runIf(available)('relays to other nodes only, never back to the sender', async () => {
+    const node = await (await nodes())();
+    node.relay({ kind: 'publish', user: 'alice', json: '1' });
+    node.relay({ kind: 'disconnect', user: 'alice' });
+    // Nothing may arrive, so only time can tell: well past a loopback round trip.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(delivered).toEqual([]);
   });
 });
 
