@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SESSION_END_REASONS } from '../../src/core/session-end.js';
 
 // Code and tests cite the invariants of docs/architecture.md by number; a clone has no other copy
 // of the contract, so every citation and every file the doc names must resolve.
@@ -90,5 +91,15 @@ describe('docs/architecture.md', () => {
 
   it('is linked from the README', () => {
     expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain('](docs/architecture.md)');
+  });
+});
+
+describe('the end-reason table of docs/architecture.md', () => {
+  it('lists exactly the reasons of SESSION_END_REASONS, with the same columns', () => {
+    const documented = [...doc.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(yes|no)\s*\|\s*(yes|no)\s*\|/gm)].map(
+      (m) => [m[1], m[2] === 'yes', m[3] === 'yes'],
+    );
+    const inCode = Object.entries(SESSION_END_REASONS).map(([reason, m]) => [reason, m.givenUp, m.livesOn]);
+    expect(documented.sort()).toEqual(inCode.sort());
   });
 });
