@@ -3,8 +3,8 @@
  * origin, per-IP connect rate, authentication, and the claim of a session another node holds.
  * Then the place: pressure (new sessions are shed), the slot (node, per-IP and per-user caps,
  * reserved by the engine in one step), the user's session count, and the session's place in the
- * cluster. At the per-user cap, the at-limit path runs before refusing: zombie probe, then the
- * policy (evict the oldest, wait in the queue, or refuse). Every limit is checked and reserved in
+ * cluster. At the per-user cap, the at-limit path (user-limit.ts) runs before refusing: zombie
+ * probe, then the policy (evict the oldest, wait in the queue, or refuse). Every limit is checked and reserved in
  * one synchronous step after the last await, so concurrent upgrades cannot overshoot.
  */
 import { type ErrorCode, SockwardenError } from '../errors.js';
@@ -19,6 +19,7 @@ import type { ClaimedSession } from './session-store.js';
 import { SlotQueue } from './slot-queue.js';
 import type { Telemetry } from './telemetry.js';
 import { issueTicket, PendingSessions, type Principal, type Ticket } from './ticket.js';
+import { jitter, type UserLimitParts, UserLimitPath } from './user-limit.js';
 
 /** One upgrade to decide on. */
 export interface AdmissionRequest {
@@ -77,18 +78,7 @@ interface Candidate {
   readonly refuse: (code: ErrorCode, details?: RefusalDetails) => AdmissionResult;
 }
 
-/** How far the at-limit path got for one upgrade: each step is taken once. */
-interface AtLimitProgress {
-  probed: boolean;
-  /** This node still has connections of the user it may evict. */
-  evictHere: boolean;
-  /** The engine is asked to evict the oldest connection wherever it is, in its reservation step. */
-  engineEvicts: boolean;
-  /** When a queued upgrade gives up. */
-  readonly deadline: number;
-}
-
-/** Try the reservation again: the at-limit path freed a slot or a session place, or may have. */
+/** Try the reservation again: a session place was made by dropping a detached session. */
 const AGAIN = Symbol('again');
 
 /** The admission pipeline; see the module comment. */
@@ -101,6 +91,7 @@ export class Admission {
   private readonly connectRate: ConnectRate;
   private readonly pendingSessions = new PendingSessions();
   private readonly queue: SlotQueue;
+  private readonly userLimit: UserLimitParts;
   private nextConn = 0;
 
   constructor(private readonly parts: AdmissionParts) {
@@ -109,6 +100,13 @@ export class Admission {
     this.registry = parts.registry;
     this.queue = new SlotQueue(parts.scope, parts.config.maxQueuedUpgrades);
     this.connectRate = new ConnectRate(parts.config.connectRatePerIp);
+    this.userLimit = {
+      config: parts.config,
+      shared: parts.engine.shared,
+      host: parts.host,
+      queue: this.queue,
+      now: parts.now,
+    };
   }
 
   /** Upgrades waiting in the per-user queue. */
@@ -153,7 +151,8 @@ export class Admission {
     const user = principal.user;
     const sessionId = request.sessionId ?? crypto.randomUUID();
     const identity = createIdentity(user, sessionId, request.ip, `c${(++this.nextConn).toString(36)}`);
-    const claimed = await this.claim(request, identity);
+    const claiming = this.claim(request, identity);
+    const claimed = claiming instanceof Promise ? await claiming : claiming;
     const result = await this.admitCandidate({
       request,
       principal,
@@ -169,21 +168,20 @@ export class Admission {
    * A session this node does not hold may be on another: move it here before deciding, so that
    * the decision sees it as a resume. Anything but an admission gives it back.
    */
-  private async claim(request: AdmissionRequest, identity: Identity): Promise<ClaimedSession | undefined> {
+  private claim(
+    request: AdmissionRequest,
+    identity: Identity,
+  ): ClaimedSession | undefined | Promise<ClaimedSession | undefined> {
     if (request.sessionId === undefined || this.registry.sessions.has(identity.sessionKey)) return undefined;
     const claiming = this.engine.sessions.claim(identity.user, identity.session);
-    return (claiming instanceof Promise ? await claiming : claiming) ?? undefined;
+    if (claiming instanceof Promise) return claiming.then((claimed) => claimed ?? undefined);
+    return claiming ?? undefined;
   }
 
   /** Reserves a slot and a session place, taking the at-limit path as often as it frees one. */
   private async admitCandidate(candidate: Candidate): Promise<AdmissionResult> {
     const { request, identity, refuse } = candidate;
-    const progress: AtLimitProgress = {
-      probed: false,
-      evictHere: true,
-      engineEvicts: false,
-      deadline: this.parts.now() + this.config.queueTimeoutMs,
-    };
+    let atLimit: UserLimitPath | undefined;
     for (;;) {
       if (this.draining) return refuse('draining', { retryAfterMs: this.config.drainTimeoutMs });
       if (request.signal.aborted) {
@@ -202,18 +200,23 @@ export class Admission {
         user: identity.user,
         ip: request.ip,
         replacing: existing?.attached?.open || candidate.claimed?.wasAttached ? 1 : 0,
-        evictOldest: progress.engineEvicts,
+        evictOldest: atLimit?.engineEvicts ?? false,
       });
       // A synchronous engine keeps check, reservation and session count in one step with no await.
       const decision = reserving instanceof Promise ? await reserving : reserving;
-      const outcome = decision.ok
-        ? await this.placeSession(candidate, decision.lease, existing === undefined)
-        : decision.code === 'user_limit'
-          ? await this.atUserLimit(candidate, progress)
-          : refuse(decision.code, {
-              ...(decision.code === 'ip_limit' ? {} : { retryAfterMs: jitter(5_000) }),
-            });
-      if (outcome !== AGAIN) return outcome;
+      if (decision.ok) {
+        const outcome = await this.placeSession(candidate, decision.lease, existing === undefined);
+        if (outcome === AGAIN) continue;
+        return outcome;
+      }
+      if (decision.code !== 'user_limit') {
+        return refuse(decision.code, decision.code === 'ip_limit' ? {} : { retryAfterMs: jitter(5_000) });
+      }
+      atLimit ??= new UserLimitPath(this.userLimit, identity.user, request.signal);
+      const step = await atLimit.next();
+      if (step !== 'again') {
+        return refuse(step.refuse, { message: step.message, retryAfterMs: step.retryAfterMs });
+      }
     }
   }
 
@@ -256,47 +259,6 @@ export class Admission {
     return { ok: true, ticket };
   }
 
-  /**
-   * The user holds their limit: remove zombies first (the step the production incidents lacked),
-   * then apply the per-user policy: evict the oldest connection, wait in the queue, or refuse.
-   */
-  private async atUserLimit(
-    candidate: Candidate,
-    progress: AtLimitProgress,
-  ): Promise<AdmissionResult | typeof AGAIN> {
-    const { identity, request, refuse } = candidate;
-    const user = identity.user;
-    const { perUserPolicy, maxConnectionsPerUser } = this.config;
-    if (!progress.probed) {
-      progress.probed = true;
-      // Zombies hold slots until someone asks them.
-      if ((await this.parts.host.probeUser(user)) > 0) return AGAIN;
-    }
-    if (perUserPolicy === 'evict-oldest') {
-      // A shared engine evicts the user's oldest connection on whichever node holds it, in the
-      // same step as the reservation. If it cannot, the oldest here goes.
-      if (this.engine.shared && !progress.engineEvicts) {
-        progress.engineEvicts = true;
-        return AGAIN;
-      }
-      if (progress.evictHere) {
-        if (this.parts.host.evictOldest(user)) return AGAIN;
-        progress.evictHere = false;
-      }
-    }
-    if (perUserPolicy !== 'queue') {
-      return refuse('user_limit', { message: `user holds ${maxConnectionsPerUser} connections` });
-    }
-    const remaining = progress.deadline - this.parts.now();
-    // A slot freed on another node wakes nobody here: with a shared engine, ask again every poll.
-    const waitMs = this.engine.shared ? Math.min(remaining, SHARED_QUEUE_POLL_MS) : remaining;
-    const outcome = await this.queue.wait(user, waitMs, request.signal);
-    if (outcome === 'timeout' && waitMs < remaining) return AGAIN;
-    if (outcome === 'timeout') return refuse('queue_timeout', { retryAfterMs: jitter(1_000) });
-    if (outcome === 'full') return refuse('queue_full', { retryAfterMs: jitter(1_000) });
-    return AGAIN;
-  }
-
   /** Drops every queued upgrade, for drain. */
   rejectQueued(): void {
     this.queue.abortAll();
@@ -335,12 +297,4 @@ export class Admission {
   pruneConnectBuckets(): void {
     this.connectRate.prune(this.parts.now());
   }
-}
-
-/** How often an upgrade queued on a shared engine asks again for a slot that may have freed elsewhere. */
-const SHARED_QUEUE_POLL_MS = 250;
-
-/** A delay between `ms` and twice `ms`, so refused clients do not come back in lockstep. */
-function jitter(ms: number): number {
-  return Math.round(ms + Math.random() * ms);
 }
