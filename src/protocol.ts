@@ -6,40 +6,87 @@
 /** The WebSocket subprotocol this gateway speaks. */
 export const SUBPROTOCOL = 'sockwarden.v1';
 
-/** Close codes of DESIGN.md. The client SDK decides whether to reconnect from these. */
-export const CloseCode = {
-  Normal: 1000,
-  GoingAway: 1001,
-  Policy: 1008,
-  TooBig: 1009,
-  Restart: 1012,
-  TryAgainLater: 1013,
-  HeartbeatTimeout: 4000,
-  SlowConsumer: 4001,
-  MaxLifetime: 4002,
-  TokenExpired: 4003,
-  Shed: 4004,
-  Replaced: 4100,
-  Evicted: 4101,
-  IdleTimeout: 4102,
-  DisconnectedByApi: 4103,
-  Unauthorized: 4104,
-  ProtocolViolation: 4105,
-} as const;
-
-/** One of the close codes in {@link CloseCode}. */
-export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
-
-const NO_RECONNECT = new Set<number>([1008, 1009, 4100, 4101, 4102, 4103, 4104, 4105]);
-
-/** Whether a client should reconnect (and resume) after this close code. 1000 is a deliberate goodbye. */
-export function isReconnectable(code: number): boolean {
-  return code !== CloseCode.Normal && !NO_RECONNECT.has(code);
+/** One close code: what it means and what follows it on both sides. */
+export interface CloseCodeSpec {
+  /** The code on the wire. */
+  readonly code: number;
+  /** Its member name in {@link CloseCode}. */
+  readonly name: string;
+  /** Whether the client SDK reconnects, and so resumes, after it. */
+  readonly reconnects: boolean;
+  /** Whether the server keeps the session for `resumeWindowMs` after it, or ends it at once. */
+  readonly keepsSession: boolean;
+  /** The "meaning" cell of the table in docs/protocol.md, which a test holds equal to this. */
+  readonly summary: string;
 }
 
-/** Close codes after which the server keeps the session for resumption. Others end it at once. */
+/**
+ * Every close code the gateway and the SDK give a meaning to, in code order, as docs/protocol.md
+ * shows them. The only place that says whether a code reconnects or keeps the session.
+ */
+// biome-ignore format: a row to two lines, so that it reads as the table it is
+export const CLOSE_CODES = [
+  { code: 1000, name: 'Normal', reconnects: false, keepsSession: false,
+    summary: 'normal closure; from the client, a goodbye that ends the session' },
+  { code: 1001, name: 'GoingAway', reconnects: true, keepsSession: true,
+    summary: 'going away' },
+  { code: 1002, name: 'ProtocolError', reconnects: true, keepsSession: true,
+    summary: 'WebSocket protocol error: recorded for a `ws` error other than an oversized frame' },
+  { code: 1008, name: 'Policy', reconnects: false, keepsSession: false,
+    summary: 'policy' },
+  { code: 1009, name: 'TooBig', reconnects: false, keepsSession: false,
+    summary: 'frame larger than `maxPayloadBytes`' },
+  { code: 1012, name: 'Restart', reconnects: true, keepsSession: true,
+    summary: 'restart or drain; reason `retry_after_ms=<n>`, spread over the drain window' },
+  { code: 1013, name: 'TryAgainLater', reconnects: true, keepsSession: true,
+    summary: 'try again later' },
+  { code: 4000, name: 'HeartbeatTimeout', reconnects: true, keepsSession: true,
+    summary: 'heartbeat timeout' },
+  { code: 4001, name: 'SlowConsumer', reconnects: true, keepsSession: true,
+    summary: 'slow consumer: send buffer over `maxBufferedBytes`; the ring holds what was missed' },
+  { code: 4002, name: 'MaxLifetime', reconnects: true, keepsSession: true,
+    summary: 'max lifetime; reason `retry_after_ms=<n>`' },
+  { code: 4003, name: 'TokenExpired', reconnects: true, keepsSession: true,
+    summary: 'token expired; the client reconnects with a fresh token' },
+  { code: 4004, name: 'Shed', reconnects: true, keepsSession: true,
+    summary: 'shed under pressure; reason `retry_after_ms=<n>`' },
+  { code: 4100, name: 'Replaced', reconnects: false, keepsSession: true,
+    summary: 'replaced by a newer connection of the same session' },
+  { code: 4101, name: 'Evicted', reconnects: false, keepsSession: false,
+    summary: 'evicted by the per-user limit' },
+  { code: 4102, name: 'IdleTimeout', reconnects: false, keepsSession: true,
+    summary: 'idle timeout; reconnect on user activity only, resuming within the window' },
+  { code: 4103, name: 'DisconnectedByApi', reconnects: false, keepsSession: false,
+    summary: 'disconnected by the API or the application' },
+  { code: 4104, name: 'Unauthorized', reconnects: false, keepsSession: false,
+    summary: 'unauthorized' },
+  { code: 4105, name: 'ProtocolViolation', reconnects: false, keepsSession: false,
+    summary: 'protocol violation: more than `maxViolations` bad or rate-limited frames within a minute' },
+] as const satisfies readonly CloseCodeSpec[];
+
+type CloseCodeRow = (typeof CLOSE_CODES)[number];
+
+/** The close codes by name, from {@link CLOSE_CODES}: `CloseCode.Replaced` is 4100. */
+export const CloseCode = Object.fromEntries(CLOSE_CODES.map((row) => [row.name, row.code])) as {
+  readonly [Row in CloseCodeRow as Row['name']]: Row['code'];
+};
+
+const CLOSE_CODE_BY_NUMBER = new Map<number, CloseCodeSpec>(CLOSE_CODES.map((row) => [row.code, row]));
+
+/**
+ * Whether a client should reconnect (and resume) after this close code. A code outside the table
+ * (1006 for a dropped connection, 1011, any a peer chose) reconnects: only a known final code stops.
+ */
+export function isReconnectable(code: number): boolean {
+  return CLOSE_CODE_BY_NUMBER.get(code)?.reconnects ?? true;
+}
+
+/**
+ * Whether the server keeps the session for resumption after this close code, rather than ending it
+ * at once. A code outside the table keeps it, for the same reason as {@link isReconnectable}.
+ */
 export function keepsSessionAfterClose(code: number): boolean {
-  return isReconnectable(code) || code === CloseCode.Replaced || code === CloseCode.IdleTimeout;
+  return CLOSE_CODE_BY_NUMBER.get(code)?.keepsSession ?? true;
 }
 
 /** Session ids clients may ask for. */

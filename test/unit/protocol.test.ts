@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isReconnectable, keepsSessionAfterClose, parseClientFrame } from '../../src/protocol.js';
+import {
+  CLOSE_CODES,
+  CloseCode,
+  isReconnectable,
+  keepsSessionAfterClose,
+  parseClientFrame,
+} from '../../src/protocol.js';
 
 describe('client frame parsing', () => {
   it('accepts the three client frames', () => {
@@ -39,5 +45,29 @@ describe('close code ranges', () => {
     expect(keepsSessionAfterClose(4100)).toBe(true);
     expect(keepsSessionAfterClose(4101)).toBe(false);
     expect(keepsSessionAfterClose(4103)).toBe(false);
+  });
+
+  it('keeps the session after 4100 and 4102 though neither reconnects, and ends it after 1000', () => {
+    for (const code of [4100, 4102]) {
+      expect(isReconnectable(code)).toBe(false);
+      expect(keepsSessionAfterClose(code)).toBe(true);
+    }
+    expect(keepsSessionAfterClose(1000)).toBe(false);
+  });
+
+  it('reconnects and keeps the session after 1002, and after a code outside the table such as 1006', () => {
+    for (const code of [1002, 1005, 1006, 1011, 3000, 4050, 4199]) {
+      expect(isReconnectable(code)).toBe(true);
+      expect(keepsSessionAfterClose(code)).toBe(true);
+    }
+  });
+});
+
+describe('close code table', () => {
+  it('has each code and each name once, and CloseCode names every row', () => {
+    expect(new Set(CLOSE_CODES.map((row) => row.code)).size).toBe(CLOSE_CODES.length);
+    expect(Object.entries(CloseCode)).toEqual(CLOSE_CODES.map((row) => [row.name, row.code]));
+    expect(CloseCode.Replaced).toBe(4100);
+    expect(CloseCode.ProtocolError).toBe(1002);
   });
 });
