@@ -1,6 +1,7 @@
 /**
- * Wire protocol `sockwarden.v1`: close codes, server frames and the parser for client frames.
- * Server frames are built as strings here, once per message, so that fan-out never re-serializes.
+ * Wire protocol `sockwarden.v1`: the close-code table, the frames of both directions, the builders
+ * of server frames and the readers of both sides. Server frames are built as strings here, once per
+ * message, so that fan-out never re-serializes. No Node imports: the browser SDK loads this module.
  */
 
 /** The WebSocket subprotocol this gateway speaks. */
@@ -92,11 +93,57 @@ export function keepsSessionAfterClose(code: number): boolean {
 /** Session ids clients may ask for. */
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
+const RESUME_FAILURES = ['expired', 'unknown', 'too_far_behind'] as const;
+
 /** Why a resume could not replay the gap. */
-export type ResumeFailure = 'expired' | 'unknown' | 'too_far_behind';
+export type ResumeFailure = (typeof RESUME_FAILURES)[number];
+
+const WARNING_REASONS = ['idle', 'lifetime', 'token_expiring', 'pressure'] as const;
 
 /** Reasons carried by `warning` frames. */
-export type WarningReason = 'idle' | 'lifetime' | 'token_expiring' | 'pressure';
+export type WarningReason = (typeof WARNING_REASONS)[number];
+
+/** Always the first frame of a connection. */
+export interface WelcomeFrame {
+  type: 'welcome';
+  session: string;
+  resumed: boolean;
+  /** The last sequence number the session has sent. */
+  seq: number;
+  heartbeatMs: number;
+  resumeFailed?: ResumeFailure;
+}
+
+/** Application data; `seq` starts at 1 per session and grows by 1. */
+export interface MessageFrame {
+  type: 'message';
+  seq: number;
+  data: unknown;
+}
+
+/** A close is coming in `closeInMs`, for `reason`. */
+export interface WarningFrame {
+  type: 'warning';
+  reason: WarningReason;
+  closeInMs: number;
+}
+
+/** A non-fatal error; `ref` is the client message id it is about. */
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message: string;
+  retryAfterMs?: number;
+  ref?: string;
+}
+
+/** The answer to an application ping. */
+export interface PongFrame {
+  type: 'pong';
+}
+
+/** A frame the server sends. */
+export type ServerFrame = WelcomeFrame | MessageFrame | WarningFrame | ErrorFrame | PongFrame;
 
 /** Builds the `welcome` frame, always the first frame of a connection. */
 export function welcomeFrame(
@@ -106,37 +153,91 @@ export function welcomeFrame(
   heartbeatMs: number,
   resumeFailed?: ResumeFailure,
 ): string {
-  return JSON.stringify({
+  const frame: WelcomeFrame = {
     type: 'welcome',
     session,
     resumed,
     seq,
     heartbeatMs,
     ...(resumeFailed ? { resumeFailed } : {}),
-  });
+  };
+  return JSON.stringify(frame);
 }
 
-/** Builds a `message` frame around data that is already JSON text. */
+/**
+ * Builds the text of a {@link MessageFrame} around data that is already JSON text. Concatenated,
+ * not stringified: fan-out runs it once per message and session, and the data is JSON already.
+ */
 export function messageFrame(seq: number, dataJson: string): string {
   return `{"type":"message","seq":${seq},"data":${dataJson}}`;
 }
 
 /** Builds a `warning` frame. */
 export function warningFrame(reason: WarningReason, closeInMs: number): string {
-  return JSON.stringify({ type: 'warning', reason, closeInMs });
+  const frame: WarningFrame = { type: 'warning', reason, closeInMs };
+  return JSON.stringify(frame);
 }
 
 /** Builds a non-fatal `error` frame. */
 export function errorFrame(
   code: string,
   message: string,
-  extra: { retryAfterMs?: number; ref?: string } = {},
+  extra: Pick<ErrorFrame, 'retryAfterMs' | 'ref'> = {},
 ): string {
-  return JSON.stringify({ type: 'error', code, message, ...extra });
+  const frame: ErrorFrame = { type: 'error', code, message, ...extra };
+  return JSON.stringify(frame);
 }
 
 /** The answer to an application ping. */
-export const PONG_FRAME = '{"type":"pong"}';
+export const PONG_FRAME = JSON.stringify({ type: 'pong' } satisfies PongFrame);
+
+function isOneOf<T extends string>(values: readonly T[], value: unknown): value is T {
+  return values.some((known) => known === value);
+}
+
+/**
+ * Reads one server text frame in the SDK, as leniently as the SDK always has: a frame of a type it
+ * does not know, or one it cannot use (a message without a numeric `seq`, a warning for a reason
+ * it does not know), yields null and is ignored. Other fields are coerced rather than refused, so a
+ * missing number reads as NaN and the caller picks its default. Throws a SyntaxError, as
+ * `JSON.parse` does, when the text is not JSON.
+ */
+export function parseServerFrame(text: string): ServerFrame | null {
+  const value: unknown = JSON.parse(text);
+  if (typeof value !== 'object' || value === null) return null;
+  const frame = value as Record<string, unknown>;
+  switch (frame.type) {
+    case 'welcome': {
+      const welcome: WelcomeFrame = {
+        type: 'welcome',
+        session: String(frame.session),
+        resumed: frame.resumed === true,
+        seq: Number(frame.seq),
+        heartbeatMs: Number(frame.heartbeatMs),
+      };
+      // A reason this SDK does not know still means the resume failed.
+      if (frame.resumeFailed !== undefined)
+        welcome.resumeFailed = isOneOf(RESUME_FAILURES, frame.resumeFailed) ? frame.resumeFailed : 'unknown';
+      return welcome;
+    }
+    case 'message':
+      return typeof frame.seq === 'number' ? { type: 'message', seq: frame.seq, data: frame.data } : null;
+    case 'warning':
+      return isOneOf(WARNING_REASONS, frame.reason)
+        ? { type: 'warning', reason: frame.reason, closeInMs: Number(frame.closeInMs) }
+        : null;
+    case 'error': {
+      const error: ErrorFrame = { type: 'error', code: String(frame.code), message: String(frame.message) };
+      if (typeof frame.retryAfterMs === 'number') error.retryAfterMs = frame.retryAfterMs;
+      if (typeof frame.ref === 'string') error.ref = frame.ref;
+      return error;
+    }
+    case 'pong':
+      return { type: 'pong' };
+    default:
+      return null;
+  }
+}
 
 /** A client frame that passed validation. */
 export type ClientFrame =

@@ -2,9 +2,15 @@ import { describe, expect, it } from 'vitest';
 import {
   CLOSE_CODES,
   CloseCode,
+  errorFrame,
   isReconnectable,
   keepsSessionAfterClose,
+  messageFrame,
+  PONG_FRAME,
   parseClientFrame,
+  parseServerFrame,
+  warningFrame,
+  welcomeFrame,
 } from '../../src/protocol.js';
 
 describe('client frame parsing', () => {
@@ -69,5 +75,68 @@ describe('close code table', () => {
     expect(Object.entries(CloseCode)).toEqual(CLOSE_CODES.map((row) => [row.name, row.code]));
     expect(CloseCode.Replaced).toBe(4100);
     expect(CloseCode.ProtocolError).toBe(1002);
+  });
+});
+
+describe('server frames', () => {
+  it('builds the exact text the SDK and other clients read', () => {
+    expect(welcomeFrame('s1', true, 4, 25_000, 'expired')).toBe(
+      '{"type":"welcome","session":"s1","resumed":true,"seq":4,"heartbeatMs":25000,"resumeFailed":"expired"}',
+    );
+    expect(messageFrame(3, '{"a":1}')).toBe('{"type":"message","seq":3,"data":{"a":1}}');
+    expect(warningFrame('idle', 500)).toBe('{"type":"warning","reason":"idle","closeInMs":500}');
+    expect(errorFrame('busy', 'later', { ref: 'm1', retryAfterMs: 20 })).toBe(
+      '{"type":"error","code":"busy","message":"later","ref":"m1","retryAfterMs":20}',
+    );
+    expect(PONG_FRAME).toBe('{"type":"pong"}');
+  });
+
+  it('reads back every frame the server builds', () => {
+    expect(parseServerFrame(welcomeFrame('s1', false, 0, 1000))).toEqual({
+      type: 'welcome',
+      session: 's1',
+      resumed: false,
+      seq: 0,
+      heartbeatMs: 1000,
+    });
+    expect(parseServerFrame(welcomeFrame('s1', true, 2, 1000, 'too_far_behind'))).toMatchObject({
+      resumeFailed: 'too_far_behind',
+    });
+    expect(parseServerFrame(messageFrame(7, '[1]'))).toEqual({ type: 'message', seq: 7, data: [1] });
+    expect(parseServerFrame(warningFrame('pressure', 5))).toEqual({
+      type: 'warning',
+      reason: 'pressure',
+      closeInMs: 5,
+    });
+    expect(parseServerFrame(errorFrame('bad_frame', 'no', { ref: 'a' }))).toEqual({
+      type: 'error',
+      code: 'bad_frame',
+      message: 'no',
+      ref: 'a',
+    });
+    expect(parseServerFrame(PONG_FRAME)).toEqual({ type: 'pong' });
+  });
+
+  it('ignores what the SDK cannot use and throws only on text that is not JSON', () => {
+    for (const text of ['null', '[1]', '"hi"', '{"type":"shout"}', '{"type":"message","seq":"1","data":1}'])
+      expect(parseServerFrame(text)).toBeNull();
+    expect(parseServerFrame('{"type":"warning","reason":"moon","closeInMs":1}')).toBeNull();
+    expect(() => parseServerFrame('not json')).toThrow(SyntaxError);
+  });
+
+  it('coerces the fields of a frame it can use, as the SDK always did', () => {
+    expect(parseServerFrame('{"type":"welcome","resumeFailed":"later"}')).toEqual({
+      type: 'welcome',
+      session: 'undefined',
+      resumed: false,
+      seq: Number.NaN,
+      heartbeatMs: Number.NaN,
+      resumeFailed: 'unknown',
+    });
+    expect(parseServerFrame('{"type":"error","code":5,"retryAfterMs":"9","ref":1}')).toEqual({
+      type: 'error',
+      code: '5',
+      message: 'undefined',
+    });
   });
 });
