@@ -1,6 +1,6 @@
 /**
  * Wire protocol `sockwarden.v1`: the close-code table, the frames of both directions, the builders
- * of server frames and the readers of both sides. Server frames are built as strings here, once per
+ * of every frame and the readers of both sides. Server frames are built as strings here, once per
  * message, so that fan-out never re-serializes. No Node imports: the browser SDK loads this module.
  */
 
@@ -239,11 +239,23 @@ export function parseServerFrame(text: string): ServerFrame | null {
   }
 }
 
-/** A client frame that passed validation. */
+/** A frame a client sends: what {@link encodeClientFrame} writes and {@link parseClientFrame} accepts. */
 export type ClientFrame =
   | { type: 'message'; id?: string; data: unknown }
   | { type: 'ack'; seq: number }
   | { type: 'ping' };
+
+/**
+ * The text of a client frame: the SDK builds every frame it sends here. Throws a TypeError when a
+ * message's data has no JSON form (undefined, a function), which `JSON.stringify` would drop silently.
+ */
+export function encodeClientFrame(frame: ClientFrame): string {
+  if (frame.type !== 'message') return JSON.stringify(frame);
+  const dataJson = JSON.stringify(frame.data);
+  if (dataJson === undefined) throw new TypeError(`${typeof frame.data} is not JSON`);
+  const id = frame.id === undefined ? '' : `"id":${JSON.stringify(frame.id)},`;
+  return `{"type":"message",${id}"data":${dataJson}}`;
+}
 
 /** The result of parsing one client frame: the frame, or a reason naming what was wrong. */
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; reason: string };

@@ -6,6 +6,7 @@
 import { SockwardenError } from '../errors.js';
 import {
   CloseCode,
+  encodeClientFrame,
   isReconnectable,
   parseServerFrame,
   type ServerFrame,
@@ -109,9 +110,7 @@ export class SockwardenClient {
     const id = options.id ?? `${this.idPrefix}-${++this.nextId}`;
     let text: string;
     try {
-      const json = JSON.stringify(data);
-      if (json === undefined) throw new TypeError(`${typeof data} is not JSON`);
-      text = `{"type":"message","id":${JSON.stringify(id)},"data":${json}}`;
+      text = encodeClientFrame({ type: 'message', id, data });
     } catch (cause) {
       return Promise.reject(
         new SockwardenError('invalid_data', `send: data cannot be serialized as JSON (${String(cause)})`, {
@@ -263,7 +262,7 @@ export class SockwardenClient {
     // Timers are armed before any listener runs: a listener that calls close() then clears them.
     this.watchdog?.stop();
     this.watchdog = new Watchdog(heartbeatMs, this.options.pongTimeoutMs, {
-      ping: () => socket?.send('{"type":"ping"}'),
+      ping: () => socket?.send(encodeClientFrame({ type: 'ping' })),
       dead: () => {
         this.generation++;
         this.socket = null;
@@ -317,7 +316,7 @@ export class SockwardenClient {
       this.ackTimer = null;
       if (this.socket && this.welcomed && this.seq > this.ackedSeq) {
         this.ackedSeq = this.seq;
-        this.socket.send(`{"type":"ack","seq":${this.seq}}`);
+        this.socket.send(encodeClientFrame({ type: 'ack', seq: this.seq }));
       }
     }, this.options.ackDelayMs);
   }

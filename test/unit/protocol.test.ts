@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   CLOSE_CODES,
+  type ClientFrame,
   CloseCode,
+  encodeClientFrame,
   errorFrame,
   isReconnectable,
   keepsSessionAfterClose,
@@ -138,5 +140,21 @@ describe('server frames', () => {
       code: '5',
       message: 'undefined',
     });
+  });
+});
+
+describe('client frames', () => {
+  it.each<ClientFrame>([
+    { type: 'message', id: 'm-1', data: { text: 'hi' } },
+    { type: 'message', data: null },
+    { type: 'ack', seq: 12 },
+    { type: 'ping' },
+  ])('encodes %j as a frame the server accepts', (frame) => {
+    expect(parseClientFrame(encodeClientFrame(frame))).toEqual({ ok: true, frame });
+  });
+
+  it('refuses data without a JSON form instead of dropping the field', () => {
+    expect(() => encodeClientFrame({ type: 'message', id: 'a', data: undefined })).toThrow(TypeError);
+    expect(() => encodeClientFrame({ type: 'message', id: 'a', data: () => 1 })).toThrow(TypeError);
   });
 });
