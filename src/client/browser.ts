@@ -4,7 +4,7 @@
  * retried with backoff like any failed attempt.
  */
 
-import { SUBPROTOCOL } from '../protocol.js';
+import { CloseCode, SUBPROTOCOL } from '../protocol.js';
 import { SockwardenClient } from './client.js';
 import type { ConnectOptions } from './options.js';
 import type { ClientSocket, SocketEvents } from './socket.js';
@@ -26,7 +26,7 @@ export function browserSocket(url: string, events: SocketEvents): ClientSocket {
     abort: () => {
       // A browser cannot drop a socket without a closing handshake; forget it so no event follows.
       detach(socket);
-      socket.close(4000, 'no answer to ping');
+      socket.close(CloseCode.HeartbeatTimeout, 'no answer to ping');
     },
   };
 }

@@ -4,7 +4,14 @@
  * transition that makes it useless, so `close()` leaves nothing running.
  */
 import { SockwardenError } from '../errors.js';
-import { CloseCode, isReconnectable, type ResumeFailure, type WarningReason } from '../protocol.js';
+import {
+  CloseCode,
+  encodeClientFrame,
+  isReconnectable,
+  parseServerFrame,
+  type ServerFrame,
+  type WelcomeFrame,
+} from '../protocol.js';
 import { fullJitterDelay, retryHintOf } from './backoff.js';
 import type { ClientErrorEvent, ClientEvents } from './client-events.js';
 import { Emitter, type Unsubscribe } from './emitter.js';
@@ -103,9 +110,7 @@ export class SockwardenClient {
     const id = options.id ?? `${this.idPrefix}-${++this.nextId}`;
     let text: string;
     try {
-      const json = JSON.stringify(data);
-      if (json === undefined) throw new TypeError(`${typeof data} is not JSON`);
-      text = `{"type":"message","id":${JSON.stringify(id)},"data":${json}}`;
+      text = encodeClientFrame({ type: 'message', id, data });
     } catch (cause) {
       return Promise.reject(
         new SockwardenError('invalid_data', `send: data cannot be serialized as JSON (${String(cause)})`, {
@@ -209,64 +214,55 @@ export class SockwardenClient {
 
   private received(text: string): void {
     this.watchdog?.received();
-    let frame: Record<string, unknown>;
+    let frame: ServerFrame | null;
     try {
-      frame = JSON.parse(text) as Record<string, unknown>;
+      frame = parseServerFrame(text);
     } catch {
       this.reportError('bad_frame', 'the server sent a frame that is not JSON');
       return;
     }
-    switch (frame.type) {
+    switch (frame?.type) {
       case 'welcome':
         this.welcome(frame);
         return;
-      case 'message': {
-        const seq = frame.seq;
-        if (typeof seq !== 'number' || seq <= this.seq) return; // a replayed duplicate
-        this.seq = seq;
+      case 'message':
+        if (frame.seq <= this.seq) return; // a replayed duplicate
+        this.seq = frame.seq;
         this.scheduleAck();
-        this.emitter.emit('message', { data: frame.data, seq });
+        this.emitter.emit('message', { data: frame.data, seq: frame.seq });
         return;
-      }
       case 'warning':
-        this.emitter.emit('warning', {
-          reason: frame.reason as WarningReason,
-          closeInMs: Number(frame.closeInMs),
-        });
+        this.emitter.emit('warning', { reason: frame.reason, closeInMs: frame.closeInMs });
         return;
       case 'error': {
-        const event: ClientErrorEvent = {
-          code: String(frame.code),
-          message: String(frame.message),
-          source: 'server',
-        };
-        if (typeof frame.retryAfterMs === 'number') event.retryAfterMs = frame.retryAfterMs;
-        if (typeof frame.ref === 'string') event.ref = frame.ref;
+        const event: ClientErrorEvent = { code: frame.code, message: frame.message, source: 'server' };
+        if (frame.retryAfterMs !== undefined) event.retryAfterMs = frame.retryAfterMs;
+        if (frame.ref !== undefined) event.ref = frame.ref;
         this.emitter.emit('error', event);
         return;
       }
     }
   }
 
-  private welcome(frame: Record<string, unknown>): void {
-    const session = String(frame.session);
-    const resumed = frame.resumed === true;
-    const failure = frame.resumeFailed as ResumeFailure | undefined;
+  private welcome(frame: WelcomeFrame): void {
+    const { session, resumed } = frame;
+    const failure = frame.resumeFailed;
     const fromSeq = this.seq;
     const askedToResume = this.resuming;
-    if (!resumed || failure !== undefined) this.seq = Number(frame.seq) || 0;
+    // NaN when the welcome carried no seq.
+    if (!resumed || failure !== undefined) this.seq = frame.seq || 0;
     this.ackedSeq = Math.min(this.ackedSeq, this.seq);
     this.sessionId = session;
     this.resuming = true;
     this.welcomed = true;
     this.openedAt = Date.now();
-    const heartbeatMs = this.options.heartbeatMs ?? Math.max(1, Number(frame.heartbeatMs) || 25_000);
+    const heartbeatMs = this.options.heartbeatMs ?? Math.max(1, frame.heartbeatMs || 25_000);
     const socket = this.socket;
     if (socket) this.outbox.flush((text) => socket.send(text));
     // Timers are armed before any listener runs: a listener that calls close() then clears them.
     this.watchdog?.stop();
     this.watchdog = new Watchdog(heartbeatMs, this.options.pongTimeoutMs, {
-      ping: () => socket?.send('{"type":"ping"}'),
+      ping: () => socket?.send(encodeClientFrame({ type: 'ping' })),
       dead: () => {
         this.generation++;
         this.socket = null;
@@ -320,7 +316,7 @@ export class SockwardenClient {
       this.ackTimer = null;
       if (this.socket && this.welcomed && this.seq > this.ackedSeq) {
         this.ackedSeq = this.seq;
-        this.socket.send(`{"type":"ack","seq":${this.seq}}`);
+        this.socket.send(encodeClientFrame({ type: 'ack', seq: this.seq }));
       }
     }, this.options.ackDelayMs);
   }

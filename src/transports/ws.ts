@@ -93,7 +93,7 @@ function bearerToken(req: IncomingMessage, url: URL): string | undefined {
 }
 
 function closeCodeOfError(error: Error & { code?: string }): number {
-  return error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CloseCode.TooBig : 1002;
+  return error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? CloseCode.TooBig : CloseCode.ProtocolError;
 }
 
 /**
