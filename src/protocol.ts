@@ -74,6 +74,11 @@ export const CloseCode = Object.fromEntries(CLOSE_CODES.map((row) => [row.name, 
 
 const CLOSE_CODE_BY_NUMBER = new Map<number, CloseCodeSpec>(CLOSE_CODES.map((row) => [row.code, row]));
 
+/** The row of a close code in {@link CLOSE_CODES}, or undefined for a code outside the table. */
+export function closeCodeSpec(code: number): CloseCodeSpec | undefined {
+  return CLOSE_CODE_BY_NUMBER.get(code);
+}
+
 /**
  * Whether a client should reconnect (and resume) after this close code. A code outside the table
  * (1006 for a dropped connection, 1011, any a peer chose) reconnects: only a known final code stops.

@@ -10,7 +10,8 @@ import type { UpstreamStats } from '../governor/governor.js';
 import { CloseCode } from '../protocol.js';
 import { UpstreamMetrics } from './upstream-metrics.js';
 
-const KNOWN_CLOSE_CODES = new Set<number>([...Object.values(CloseCode), 1002, 1005, 1006, 1011]);
+/** Codes the table names, and those a WebSocket reports for a failure. */
+const KNOWN_CLOSE_CODES = new Set<number>([...Object.values(CloseCode), 1005, 1006, 1011]);
 
 /** Bounded label for a close code: peers may send any code from 3000 to 4999. */
 export function closeCodeLabel(code: number): string {

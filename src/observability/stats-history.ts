@@ -5,21 +5,28 @@
  */
 import type { GatewayStats } from '../core/stats.js';
 import type { UpstreamStats } from '../governor/figures.js';
+import { CloseCode, closeCodeSpec } from '../protocol.js';
 import type { GatewayTotals } from './metrics.js';
 
 /** Close codes grouped the way a client reacts to them (docs/architecture.md, "Close codes"). */
 export type CloseRange = 'clean' | 'resumable' | 'final' | 'abnormal';
 
-const RESUMABLE = new Set(['1001', '1012', '1013']);
-const FINAL = new Set(['1008', '1009']);
+/**
+ * Codes a WebSocket reports for a failure rather than a decision of either side: charted as
+ * abnormal, whatever the client does next.
+ */
+const FAILURES = new Set<number>([CloseCode.ProtocolError, 1005, 1006, 1011]);
 
-/** The range of a close-code label from `/metrics` (`other` is any code a peer chose). */
+/**
+ * The range of a close-code label from `/metrics` (`other` is any code a peer chose), from the
+ * close-code table: what the client does next.
+ */
 export function closeRange(label: string): CloseRange {
-  if (label === '1000') return 'clean';
   const code = Number(label);
-  if (RESUMABLE.has(label) || (code >= 4000 && code <= 4099)) return 'resumable';
-  if (FINAL.has(label) || (code >= 4100 && code <= 4199)) return 'final';
-  return 'abnormal';
+  if (code === CloseCode.Normal) return 'clean';
+  const spec = closeCodeSpec(code);
+  if (!spec || FAILURES.has(code)) return 'abnormal';
+  return spec.reconnects ? 'resumable' : 'final';
 }
 
 /** One second of the gateway's life: levels at the instant, and rates per second since the last one. */
