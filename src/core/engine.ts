@@ -113,8 +113,15 @@ export interface EngineHost {
    * session limit: end it here, unless a socket came back to it meanwhile.
    */
   dropDetached(user: string, sessionId: string): void;
-  /** How long a detached session stays resumable and how many frames it keeps for replay. */
-  readonly replay: { readonly resumeWindowMs: number; readonly maxMessages: number };
+  /**
+   * How long a detached session stays resumable, and how many frames and bytes it keeps for replay
+   * (the bounds of its replay ring, which a shared store keeps too).
+   */
+  readonly replay: {
+    readonly resumeWindowMs: number;
+    readonly maxMessages: number;
+    readonly maxBytes: number;
+  };
 }
 
 /** Builds an engine for a gateway's limits. `createGateway({ engine })` takes one of these. */

@@ -267,7 +267,11 @@ export class Hub {
         const session = this.registry.sessions.get(sessionKeyOf(user, sessionId));
         if (session && !session.attached) session.end('dropped');
       },
-      replay: { resumeWindowMs: config.resumeWindowMs, maxMessages: config.replay.maxMessages },
+      replay: {
+        resumeWindowMs: config.resumeWindowMs,
+        maxMessages: config.replay.maxMessages,
+        maxBytes: config.replay.maxBytes,
+      },
     };
   }
 

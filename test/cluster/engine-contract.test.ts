@@ -34,7 +34,7 @@ const host: EngineHost = {
   deliver: (operation) => void delivered.push(operation),
   handOver: () => ({ held: false, attached: false }),
   dropDetached: () => {},
-  replay: { resumeWindowMs: 30_000, maxMessages: 100 },
+  replay: { resumeWindowMs: 30_000, maxMessages: 100, maxBytes: 1_048_576 },
 };
 const engines: Engine[] = [];
 afterEach(async () => {
