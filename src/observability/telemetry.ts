@@ -7,22 +7,44 @@ import type { Logger } from 'pino';
 import type { Identity } from '../core/identity.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { diagnostics } from './diagnostics.js';
+import { LogSampler } from './log-sampler.js';
 import { closeCodeLabel, type GatewayMetrics } from './metrics.js';
 
 function ids(identity: Identity): { user: string; session: string; conn: string; ip: string } {
   return { user: identity.user, session: identity.session, conn: identity.conn, ip: identity.ip };
 }
 
-/** Builds the Telemetry that feeds `metrics` and `logger`. */
-export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Telemetry {
+/**
+ * Lines per second written for each kind of refusal, refused frame and failure; the rest are
+ * counted in metrics and summed up on the next line written (`suppressed`).
+ */
+export const SAMPLED_LINES_PER_SECOND = 10;
+
+/** Builds the Telemetry that feeds `metrics` and `logger`; `now` times the log sampling. */
+export function observedTelemetry(
+  metrics: GatewayMetrics,
+  logger: Logger,
+  now: () => number = Date.now,
+): Telemetry {
   // Per-connection lines are built only when their level is on: accept and close are the hot path.
   const on = (level: 'debug' | 'info') => logger.isLevelEnabled(level);
+  // What a peer can cause at will is sampled; what the gateway decides on its own is not.
+  const sampler = new LogSampler(SAMPLED_LINES_PER_SECOND, now);
+  const sampled = (kind: string): { suppressed?: number } | null => {
+    const suppressed = sampler.take(kind);
+    if (suppressed === null) return null;
+    return suppressed > 0 ? { suppressed } : {};
+  };
   return {
     admission(outcome, subject) {
       metrics.admissions.inc({ outcome });
       if (outcome === 'admitted') {
         if (on('debug')) logger.debug({ ...subject, outcome }, 'admitted');
-      } else if (on('info')) logger.info({ ...subject, outcome }, `upgrade refused: ${outcome}`);
+        return;
+      }
+      if (!on('info')) return;
+      const sample = sampled(`refused:${outcome}`);
+      if (sample) logger.info({ ...subject, outcome, ...sample }, `upgrade refused: ${outcome}`);
     },
     opened(identity, resumed) {
       if (!on('info')) return;
@@ -50,7 +72,9 @@ export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Tele
     },
     inboundRejected(identity, reason) {
       metrics.inboundRejected.inc({ reason });
-      if (on('info')) logger.info({ ...ids(identity), reason }, `inbound frame refused: ${reason}`);
+      if (!on('info')) return;
+      const sample = sampled(`inbound:${reason}`);
+      if (sample) logger.info({ ...ids(identity), reason, ...sample }, `inbound frame refused: ${reason}`);
     },
     replayed(identity, count) {
       metrics.replayed.inc(count);
@@ -74,7 +98,9 @@ export function observedTelemetry(metrics: GatewayMetrics, logger: Logger): Tele
     },
     failure(where, error, identity) {
       metrics.failures.inc({ where });
-      logger.error({ ...(identity ? ids(identity) : {}), err: error }, `${where} failed`);
+      const sample = sampled(`failure:${where}`);
+      if (sample)
+        logger.error({ ...(identity ? ids(identity) : {}), err: error, ...sample }, `${where} failed`);
     },
   };
 }
