@@ -30,6 +30,10 @@ export const ERROR_CODES = {
     summary: 'The upgrade waited queueTimeoutMs for a per-user slot and none freed.',
   },
   queue_full: { status: 503, summary: 'The admission queue holds maxQueuedUpgrades waiting upgrades.' },
+  user_queue_full: {
+    status: 429,
+    summary: 'This user has maxQueuedUpgradesPerUser upgrades waiting in the admission queue already.',
+  },
   bad_request: {
     status: 400,
     summary: 'The upgrade request or API request is malformed; the message names the field.',

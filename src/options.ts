@@ -20,6 +20,7 @@ export const optionsSchema = z.strictObject({
   perUserPolicy: z.enum(['reject', 'evict-oldest', 'queue']).default('reject'),
   queueTimeoutMs: positive.default(5_000),
   maxQueuedUpgrades: count.default(1_000),
+  maxQueuedUpgradesPerUser: count.default(10),
   probeTimeoutMs: positive.default(1_000),
   connectRatePerIp: rate.default({ perSecond: 20, burst: 40 }),
   maxPayloadBytes: positive.default(64 * 1024),

@@ -147,6 +147,11 @@ export const FLAGS: readonly FlagSpec[] = [
   limit('queue-timeout', 'queueTimeoutMs', 'With policy queue: how long an upgrade waits for a slot (ms).'),
   limit('max-queued-upgrades', 'maxQueuedUpgrades', 'Upgrades that may wait in the queue at once.'),
   limit(
+    'max-queued-upgrades-per-user',
+    'maxQueuedUpgradesPerUser',
+    'Upgrades of one user that may wait in the queue at once.',
+  ),
+  limit(
     'probe-timeout',
     'probeTimeoutMs',
     'Zombie probe: how long a pong may take before the peer is removed (ms).',

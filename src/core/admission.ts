@@ -98,7 +98,11 @@ export class Admission {
     this.config = parts.config;
     this.engine = parts.engine;
     this.registry = parts.registry;
-    this.queue = new SlotQueue(parts.scope, parts.config.maxQueuedUpgrades);
+    this.queue = new SlotQueue(
+      parts.scope,
+      parts.config.maxQueuedUpgrades,
+      parts.config.maxQueuedUpgradesPerUser,
+    );
     this.connectRate = new ConnectRate(parts.config.connectRatePerIp);
     this.userLimit = {
       config: parts.config,

@@ -16,6 +16,8 @@ export interface CoreConfig {
   readonly perUserPolicy: PerUserPolicy;
   readonly queueTimeoutMs: number;
   readonly maxQueuedUpgrades: number;
+  /** Upgrades of one user that may wait at once, so one user cannot fill the queue for everyone. */
+  readonly maxQueuedUpgradesPerUser: number;
   readonly probeTimeoutMs: number;
   readonly connectRatePerIp: Readonly<Rate>;
   readonly maxPayloadBytes: number;

@@ -1,12 +1,14 @@
 /**
  * The per-user admission queue (policy `queue`, invariant I6): upgrades wait here, bounded in number
- * by `maxQueuedUpgrades` and in time by `queueTimeoutMs`, for a slot of their user to free. Each
- * waiter's timer is owned by the admission scope; an upgrade whose socket goes away leaves at once.
+ * by `maxQueuedUpgrades` in all and `maxQueuedUpgradesPerUser` for each user (so one user's
+ * reconnect loop cannot fill the queue for everyone), and in time by `queueTimeoutMs`, for a slot
+ * of their user to free. Each waiter's timer is owned by the admission scope; an upgrade whose
+ * socket goes away leaves at once.
  */
 import type { Scope } from './scope.js';
 
 /** Why a wait ended. */
-export type QueueOutcome = 'slot' | 'timeout' | 'full' | 'aborted';
+export type QueueOutcome = 'slot' | 'timeout' | 'full' | 'user_full' | 'aborted';
 
 /** See the module comment. */
 export class SlotQueue {
@@ -16,6 +18,7 @@ export class SlotQueue {
   constructor(
     private readonly scope: Scope,
     private readonly maxQueued: number,
+    private readonly maxQueuedPerUser: number,
   ) {}
 
   /** Upgrades waiting now. */
@@ -27,6 +30,7 @@ export class SlotQueue {
   wait(user: string, remainingMs: number, signal: AbortSignal): Promise<QueueOutcome> {
     if (remainingMs <= 0) return Promise.resolve('timeout');
     if (this.count >= this.maxQueued) return Promise.resolve('full');
+    if ((this.waiting.get(user)?.length ?? 0) >= this.maxQueuedPerUser) return Promise.resolve('user_full');
     return new Promise((resolve) => {
       let list = this.waiting.get(user);
       if (!list) {

@@ -78,6 +78,13 @@ export class UserLimitPath {
     if (outcome === 'timeout' && waitMs < remaining) return 'again';
     if (outcome === 'timeout') return { refuse: 'queue_timeout', retryAfterMs: jitter(1_000) };
     if (outcome === 'full') return { refuse: 'queue_full', retryAfterMs: jitter(1_000) };
+    if (outcome === 'user_full') {
+      return {
+        refuse: 'user_queue_full',
+        message: `user has ${config.maxQueuedUpgradesPerUser} upgrades waiting already`,
+        retryAfterMs: jitter(1_000),
+      };
+    }
     return 'again';
   }
 }
