@@ -255,11 +255,7 @@ export class Admission {
       }
       ticket.onAbandon(() => place.cancel());
     }
-    this.parts.telemetry.admission('admitted', {
-      ip: candidate.request.ip,
-      user,
-      ...(candidate.request.sessionId ? { session: candidate.request.sessionId } : {}),
-    });
+    // Counted as admitted once the socket opens (Hub.open): a handshake can still fail after this.
     return { ok: true, ticket };
   }
 

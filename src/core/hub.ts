@@ -161,6 +161,7 @@ export class Hub {
     ticket.lease.onRevoke(() => this.users.evict(connection));
     ticket.consume();
     session.attach(connection, ticket.lastSeq, resumed, ticket.resumeFailure);
+    this.telemetry.admission('admitted', { ip: identity.ip, user: identity.user, session: identity.session });
     this.telemetry.opened(identity, resumed);
     if (movedMeanwhile?.disconnected) session.close(CloseCode.DisconnectedByApi, 'disconnected by the API');
     // A session that moved here is new to this node's application, which has no handlers on it yet.

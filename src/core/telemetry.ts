@@ -24,7 +24,10 @@ export interface AdmissionSubject {
 
 /** Events the core reports; see the module comment. */
 export interface Telemetry {
-  /** An upgrade was admitted or refused with a code. */
+  /**
+   * An upgrade was refused with a code, or admitted: reported once its socket opened, so that a
+   * handshake that failed after admission is not counted as one.
+   */
   admission(outcome: 'admitted' | ErrorCode, subject: AdmissionSubject): void;
   /** A connection opened; `resumed` when it continued an existing session. */
   opened(identity: Identity, resumed: boolean): void;
