@@ -82,17 +82,17 @@ export class Connection {
     private readonly port: ConnectionPort,
     readonly scope: Scope,
     private readonly lease: SlotLease,
-    private readonly host: ConnectionContext,
+    private readonly context: ConnectionContext,
     private readonly owner: ConnectionOwner,
     /** When the token expires (ms since epoch), or 0 when it does not. */
     tokenExpiresAt: number,
   ) {
-    const { config } = host;
-    const now = host.now();
+    const { config } = context;
+    const now = context.now();
     this.lastActivityAt = now;
     scope.own('connection', this.settle);
     this.heartbeatTimer = scope.timer(config.heartbeatIntervalMs, this.onHeartbeat);
-    if (config.idleTimeoutMs > 0) new IdleWatch(this, scope, config, host);
+    if (config.idleTimeoutMs > 0) new IdleWatch(this, scope, config, context);
     if (config.maxLifetimeMs > 0)
       scheduleLifetime(this, scope, config.warningBeforeCloseMs, config.maxLifetimeMs);
     if (tokenExpiresAt > 0)
@@ -106,7 +106,7 @@ export class Connection {
 
   /** Whether the buffer is under the high-water mark, so a producer may send more now. */
   get writable(): boolean {
-    return this.state === 'open' && this.port.bufferedAmount <= this.host.config.highWaterMarkBytes;
+    return this.state === 'open' && this.port.bufferedAmount <= this.context.config.highWaterMarkBytes;
   }
 
   /** Whether a heartbeat ping is waiting for its pong. */
@@ -131,14 +131,14 @@ export class Connection {
    */
   send(frame: string, activity = true): Promise<boolean> {
     if (this.state !== 'open') return RESOLVED_TRUE;
-    if (activity) this.lastActivityAt = this.host.now();
+    if (activity) this.lastActivityAt = this.context.now();
     this.port.send(frame, this.flushed);
     const buffered = this.port.bufferedAmount;
-    if (buffered > this.host.config.maxBufferedBytes) {
+    if (buffered > this.context.config.maxBufferedBytes) {
       this.end(CloseCode.SlowConsumer, retryAfterReason(0));
       return RESOLVED_TRUE;
     }
-    if (buffered <= this.host.config.highWaterMarkBytes) return RESOLVED_TRUE;
+    if (buffered <= this.context.config.highWaterMarkBytes) return RESOLVED_TRUE;
     return new Promise((resolve) => {
       if (!this.drainWaiters) {
         this.drainWaiters = [];
@@ -162,8 +162,8 @@ export class Connection {
   /** Handles one inbound frame from the transport. */
   receive(text: string, isBinary: boolean): void {
     if (this.state !== 'open') return;
-    const now = this.host.now();
-    this.inbound ??= new TokenBucket(this.host.config.inboundRatePerConnection, now);
+    const now = this.context.now();
+    this.inbound ??= new TokenBucket(this.context.config.inboundRatePerConnection, now);
     if (!this.inbound.take(now)) {
       this.violation('rate_limited', 'too many messages; slow down', this.inbound.msUntilToken(now));
       return;
@@ -181,13 +181,13 @@ export class Connection {
 
   /** The transport saw a pong. */
   pong(): void {
-    const now = this.host.now();
+    const now = this.context.now();
     this.lastPongAt = now;
     const probes = this.probeWaiters;
     this.probeWaiters = null;
     if (probes) for (const resolve of probes) resolve(true);
     if (this.pingSentAt === 0 || this.state !== 'open') return;
-    const next = Math.max(0, this.pingSentAt + this.host.config.heartbeatIntervalMs - now);
+    const next = Math.max(0, this.pingSentAt + this.context.config.heartbeatIntervalMs - now);
     this.pingSentAt = 0;
     this.heartbeatTimer?.dispose();
     this.heartbeatTimer = this.scope.timer(next, this.onHeartbeat);
@@ -199,7 +199,7 @@ export class Connection {
    */
   probe(timeoutMs: number): Promise<boolean> {
     if (this.state !== 'open') return Promise.resolve(false);
-    if (this.lastPongAt > 0 && this.host.now() - this.lastPongAt < timeoutMs) return RESOLVED_TRUE;
+    if (this.lastPongAt > 0 && this.context.now() - this.lastPongAt < timeoutMs) return RESOLVED_TRUE;
     return new Promise((resolve) => {
       let settled = false;
       const settle = (alive: boolean) => {
@@ -232,13 +232,13 @@ export class Connection {
     this.owner.detached(this, code);
     this.port.close(code, reason);
     // A peer that never answers the close frame must not hold the socket forever.
-    this.scope.timer(this.host.config.closeTimeoutMs, () => this.terminate());
+    this.scope.timer(this.context.config.closeTimeoutMs, () => this.terminate());
   }
 
   /** Removes a zombie now: no handshake, everything released in this call. */
   removeZombie(via: ZombieDetection): void {
     if (this.state === 'finished') return;
-    this.host.telemetry.zombie(this.identity, via);
+    this.context.telemetry.zombie(this.identity, via);
     if (this.state === 'open') this.closeCode = CloseCode.HeartbeatTimeout;
     this.terminate();
   }
@@ -259,8 +259,8 @@ export class Connection {
     this.lease.release();
     if (wasOpen) this.owner.detached(this, this.closeCode);
     this.scope.dispose();
-    this.host.finished(this);
-    this.host.telemetry.closed(this.identity, this.closeCode, performance.now() - startedAt);
+    this.context.finished(this);
+    this.context.telemetry.closed(this.identity, this.closeCode, performance.now() - startedAt);
   }
 
   private heartbeat(): void {
@@ -269,19 +269,19 @@ export class Connection {
       this.removeZombie('heartbeat');
       return;
     }
-    this.pingSentAt = this.host.now();
+    this.pingSentAt = this.context.now();
     this.port.ping();
-    this.heartbeatTimer = this.scope.timer(this.host.config.pongTimeoutMs, this.onHeartbeat);
+    this.heartbeatTimer = this.scope.timer(this.context.config.pongTimeoutMs, this.onHeartbeat);
   }
 
   private violation(code: 'bad_frame' | 'rate_limited', message: string, retryAfterMs?: number): void {
-    this.host.telemetry.inboundRejected(this.identity, code);
-    const { maxViolations } = this.host.config;
+    this.context.telemetry.inboundRejected(this.identity, code);
+    const { maxViolations } = this.context.config;
     this.violations ??= new TokenBucket(
       { perSecond: maxViolations / 60, burst: maxViolations },
-      this.host.now(),
+      this.context.now(),
     );
-    if (!this.violations.take(this.host.now())) {
+    if (!this.violations.take(this.context.now())) {
       this.end(CloseCode.ProtocolViolation, code);
       return;
     }
@@ -289,7 +289,7 @@ export class Connection {
   }
 
   private onFlushed(): void {
-    if (this.drainWaiters && this.port.bufferedAmount <= this.host.config.highWaterMarkBytes) {
+    if (this.drainWaiters && this.port.bufferedAmount <= this.context.config.highWaterMarkBytes) {
       this.drainHandle?.dispose();
     }
   }
