@@ -5,6 +5,9 @@ import { afterEach } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/index.js';
 
+// The integration tests take `until` from here along with the gateway they wait on.
+export { until } from './until.js';
+
 /** A gateway on a real HTTP server on a free port. */
 export interface Running {
   gateway: Gateway;
@@ -139,15 +142,6 @@ export function connect(
     ws.once('error', reject);
     client.next((f) => f.type === 'welcome').then(() => resolve(client), reject);
   });
-}
-
-/** Waits until `check` returns true, polling every 10 ms. */
-export async function until(check: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** One gateway per test and every client it opened, all torn down after each test. */
