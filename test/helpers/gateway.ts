@@ -144,6 +144,23 @@ export function connect(
   });
 }
 
+/** The client's TCP socket: pausing it stops reading, so the server's send buffer grows. */
+export function rawSocket(client: TestClient): { pause(): void; resume(): void } {
+  return (client.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+}
+
+/**
+ * The value of one series in the gateway's metrics, e.g. `metricValue(gw, 'sockwarden_closes_total',
+ * '{code="1009"}')`: 0 for a labelled series not counted yet. Throws for a metric that does not exist,
+ * so a renamed metric cannot read as a zero.
+ */
+export async function metricValue(gateway: Gateway, name: string, labels = ''): Promise<number> {
+  const text = await gateway.metrics();
+  if (!text.includes(`# TYPE ${name} `)) throw new Error(`the gateway has no metric ${name}`);
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 /** One gateway per test and every client it opened, all torn down after each test. */
 export interface GatewayHarness {
   /** Starts the test's gateway (stopping an earlier one of the same test first). */
