@@ -6,15 +6,15 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
-import { startDemoBackend } from '../demo/backend.js';
+import { type Logger, pino } from 'pino';
+import { type DemoBackend, startDemoBackend } from '../demo/backend.js';
 import { DEMO_PAGE } from '../demo/page.js';
 import { redisEngine } from '../engines/redis.js';
 import { SockwardenError } from '../errors.js';
-import { createGateway } from '../gateway.js';
+import { createGateway, type Gateway } from '../gateway.js';
 import { resolveOptions } from '../options.js';
 import { attachBackendBridge, checkBackendUrl } from '../server/backend-bridge.js';
-import { createHttpServer } from '../server/http-server.js';
+import { createHttpServer, type GatewayHttpServer } from '../server/http-server.js';
 import { jwtAuthenticator } from '../server/jwt.js';
 import type { Authenticator } from '../transports/ws.js';
 import { describeFlag, readServeConfig, type ServeConfig } from './serve-config.js';
@@ -58,24 +58,33 @@ function inServeTerms(error: SockwardenError): SockwardenError {
   });
 }
 
-/** Runs the server until a signal drains it. Resolves with the process exit code. */
-export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const config = readServeConfig(argv, env);
-  const authenticate = authenticatorFor(config);
-  // Logs go to stderr so that stdout carries only the "listening on" line scripts wait for.
-  const logger = pino({ name: 'sockwarden', level: config.logLevel }, pino.destination(2));
-  if (config.workers > 1 && cluster.isPrimary) {
-    // Every option is checked here, once, so that a mistake exits 2 with one message instead of
-    // N workers failing the same way.
-    try {
-      resolveOptions(config.options);
-    } catch (error) {
-      throw error instanceof SockwardenError ? inServeTerms(error) : error;
-    }
-    return runPrimary(config.workers, logger);
-  }
+/** What `serve` runs: the gateway, its HTTP server and dashboard, and the demo backend if any. */
+interface Built extends GatewayHttpServer {
+  gateway: Gateway;
+  demo: DemoBackend | undefined;
+}
+
+/**
+ * Lets go of what {@link buildServer} opened (the Redis connection, the gateway's timers, the demo
+ * backend), for a server that never got to listen: its process would never exit otherwise.
+ */
+async function release({ dashboard, demo, gateway }: Omit<Built, 'server'>): Promise<void> {
+  dashboard.close();
+  await demo?.close();
+  await gateway.close();
+}
+
+/**
+ * Builds the gateway and its HTTP server from the resolved config, with the demo backend and the
+ * backend bridge when asked for. Nothing listens yet; on failure, what was opened is released.
+ */
+async function buildServer(
+  config: ServeConfig,
+  authenticate: Authenticator | undefined,
+  logger: Logger,
+): Promise<Built> {
   if (config.backendUrl !== undefined) checkBackendUrl(config.backendUrl);
-  let gateway: ReturnType<typeof createGateway>;
+  let gateway: Gateway;
   try {
     gateway = createGateway({
       ...config.options,
@@ -105,7 +114,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     );
   }
   // The demo backend is an ordinary backend on its own port; the gateway only learns its URL.
-  let demo: Awaited<ReturnType<typeof startDemoBackend>> | undefined;
+  let demo: DemoBackend | undefined;
   const { server, dashboard } = createHttpServer(
     gateway,
     { apiKey: config.apiKey, openOnLoopback: config.insecure },
@@ -127,16 +136,26 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         ...(config.backendSecret === undefined ? {} : { secret: config.backendSecret }),
       });
     }
+  } catch (error) {
+    await release({ dashboard, demo, gateway });
+    throw error;
+  }
+  return { gateway, server, dashboard, demo };
+}
+
+/**
+ * Listens on the configured host and port, then says where: on stdout for a user or a script, or to
+ * the primary for a worker. A server that cannot listen releases what was built, then throws.
+ */
+async function listen(built: Built, config: ServeConfig, logger: Logger): Promise<void> {
+  const { server, gateway } = built;
+  try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
   } catch (error) {
-    // A server that never listened lets go of what it opened (the Redis connection, the gateway's
-    // timers, the demo backend), or its process would never exit.
-    dashboard.close();
-    await demo?.close();
-    await gateway.close();
+    await release(built);
     throw error;
   }
   const { port } = server.address() as AddressInfo;
@@ -158,7 +177,14 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     { host: config.host, port, path: config.path, limits: gateway.config, engine: gateway.stats().engine },
     'sockwarden serving',
   );
+}
 
+/**
+ * Waits for SIGTERM or SIGINT (or, in a worker, the primary's drain message), then drains: resolves
+ * with 0 once every resource is released, 1 if any is left or the drain fails. A second signal
+ * exits the process with 1 at once.
+ */
+function drainOnSignal({ gateway, server, dashboard, demo }: Built, logger: Logger): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -198,4 +224,25 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         stop('SIGTERM');
     });
   });
+}
+
+/** Runs the server until a signal drains it. Resolves with the process exit code. */
+export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const config = readServeConfig(argv, env);
+  const authenticate = authenticatorFor(config);
+  // Logs go to stderr so that stdout carries only the "listening on" line scripts wait for.
+  const logger = pino({ name: 'sockwarden', level: config.logLevel }, pino.destination(2));
+  if (config.workers > 1 && cluster.isPrimary) {
+    // Every option is checked here, once, so that a mistake exits 2 with one message instead of
+    // N workers failing the same way.
+    try {
+      resolveOptions(config.options);
+    } catch (error) {
+      throw error instanceof SockwardenError ? inServeTerms(error) : error;
+    }
+    return runPrimary(config.workers, logger);
+  }
+  const built = await buildServer(config, authenticate, logger);
+  await listen(built, config, logger);
+  return drainOnSignal(built, logger);
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserAvailable, launchChromium, serveStatic } from '../helpers/browser.js';
 import { type Running, startGateway } from '../helpers/gateway.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { until } from '../helpers/until.js';
 
 const DIST = join(import.meta.dirname, '../../dist');
 
@@ -39,15 +40,17 @@ describe.runIf(run)('client SDK in headless Chromium', () => {
     return page.evaluate(() => (window as unknown as { state: PageState }).state);
   }
 
+  /** Polls the page's state until `check` holds, and returns the state that satisfied it. */
   async function waitFor(page: Page, check: (s: PageState) => boolean, what: string): Promise<PageState> {
     let last: PageState | undefined;
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      last = await pageState(page);
-      if (check(last)) return last;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`timed out waiting for ${what}; page state ${JSON.stringify(last)}`);
+    await until(
+      async () => {
+        last = await pageState(page);
+        return check(last);
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: () => `${what}; page state ${JSON.stringify(last)}` },
+    );
+    return last as PageState;
   }
 
   it('connects, receives, resumes through an outage and a gateway restart, with no duplicate', async () => {

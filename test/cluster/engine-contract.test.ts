@@ -240,10 +240,17 @@ describe.runIf(redisOk)('redis engine across nodes', () => {
     // The dead node's three leases expire one by one (each from its own last refresh); all three
     // slots must come back within the TTL + 2 s.
     let won = 0;
-    while (won < 3 && Date.now() - killedAt < ttl + 2_000) {
-      if ((await slot(survivor, 'alice', '10.0.0.2')).ok) won++;
-      else await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(
+      async () => {
+        if ((await slot(survivor, 'alice', '10.0.0.2')).ok) won++;
+        return won === 3;
+      },
+      {
+        timeoutMs: killedAt + ttl + 2_000 - Date.now(),
+        intervalMs: 50,
+        what: () => `the dead node's 3 slots to come back on another node (${won} did)`,
+      },
+    );
     expect(won, 'slots the user got back on another node within the lease TTL + 2 s').toBe(3);
     const client = new Redis(redis.url);
     const leases = [

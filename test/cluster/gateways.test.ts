@@ -48,10 +48,11 @@ describe.runIf(available)('gateways sharing one Redis', () => {
     first.ws.close(1000);
     await until(() => a.gateway.stats().connections === 1, 2_000, 'node A to see the close');
     // The lease went in the close handler, not on a sweep or its 15 s TTL.
-    const closedAt = Date.now();
-    while ((await client.zcard('pair:u:alice')) !== 2 && Date.now() - closedAt < 500) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(async () => (await client.zcard('pair:u:alice')) === 2, {
+      timeoutMs: 500,
+      intervalMs: 10,
+      what: "the closed connection's lease to leave Redis",
+    });
     expect(await client.zcard('pair:u:alice')).toBe(2);
     await client.quit();
     await open(b, 'alice');

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { run, serve } from '../helpers/cli.js';
 import { connect, type TestClient } from '../helpers/gateway.js';
 import { useRedis } from '../helpers/redis.js';
+import { until } from '../helpers/until.js';
 
 const redis = useRedis();
 const available = redis.available;
@@ -64,15 +65,6 @@ async function attempt(node: Node, user: string): Promise<number> {
   }
 }
 
-/** Polls an asynchronous check every 50 ms. */
-async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function api(node: Node, path: string, body: unknown): Promise<Response> {
   return fetch(`${node.base}${path}`, {
     method: 'POST',
@@ -110,7 +102,11 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     });
     expect(await first.next((f) => f.type === 'message')).toMatchObject({ seq: 1, data: 'via C' });
     first.ws.terminate();
-    await eventually(async () => (await stats(a)).connections === 0, 2_000, 'node A to see the drop');
+    await until(async () => (await stats(a)).connections === 0, {
+      timeoutMs: 2_000,
+      intervalMs: 50,
+      what: 'node A to see the drop',
+    });
     for (const data of ['missed 2', 'missed 3']) await api(b, '/api/publish', { user: 'alice', data });
     await new Promise((r) => setTimeout(r, 200));
     const resumed = await open(c, { user: 'alice', session, lastSeq: 1 });
@@ -139,13 +135,20 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     a.child.kill('SIGKILL');
     await a.exited;
     // Timed by when the winning attempt started: on a loaded machine the handshake itself may be slow.
-    let attemptedAt = Date.now();
-    let status = await attempt(b, 'alice');
-    while (status !== 101 && Date.now() - killedAt < 15_000) {
-      await new Promise((r) => setTimeout(r, 100));
-      attemptedAt = Date.now();
-      status = await attempt(b, 'alice');
-    }
+    let attemptedAt = 0;
+    let status = 0;
+    await until(
+      async () => {
+        attemptedAt = Date.now();
+        status = await attempt(b, 'alice');
+        return status === 101;
+      },
+      {
+        timeoutMs: killedAt + 15_000 - Date.now(),
+        intervalMs: 100,
+        what: () => `a slot for alice on node B, 15 s after the kill (last status ${status})`,
+      },
+    );
     expect(status).toBe(101);
     expect(attemptedAt - killedAt).toBeLessThanOrEqual(LEASE_TTL_MS + 2_000);
     // Not before the TTL: the dead node's slots were held for the lease's life, not dropped early.
@@ -160,12 +163,18 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
         ...(await client.zrange('kill:u:alice', 0, -1)),
         ...(await client.keys(`kill:node:${deadNode[0]}`)),
       ].filter((id) => id.startsWith(dead) || id.endsWith(deadNode[0] as string));
-    while (
-      (await leftovers()).length > 0 &&
-      Date.now() - killedAt < LEASE_TTL_MS + 2_000 + LEASE_TTL_MS / 3
-    ) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    let left: string[] = [];
+    await until(
+      async () => {
+        left = await leftovers();
+        return left.length === 0;
+      },
+      {
+        timeoutMs: killedAt + LEASE_TTL_MS + 2_000 + LEASE_TTL_MS / 3 - Date.now(),
+        intervalMs: 100,
+        what: () => `the dead node's leases to leave Redis (left: ${left.join(', ')})`,
+      },
+    );
     expect(await leftovers()).toEqual([]);
     await client.quit();
   });
@@ -180,14 +189,18 @@ describe.runIf(available)('sockwarden serve processes on one Redis', () => {
     expect(await (await fetch(`${b.base}/metrics`)).text()).toMatch(/^sockwarden_engine_degraded 1$/m);
     await redis.server.start();
     for (const node of [a, b]) {
-      await eventually(async () => !(await stats(node)).engineDegraded, 10_000, 'the node to recover');
+      await until(async () => !(await stats(node)).engineDegraded, {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        what: 'the node to recover',
+      });
     }
     const client = new Redis(redis.url);
-    await eventually(
-      async () => (await client.zcard('outage:u:alice')) === 4,
-      5_000,
-      'leases to be registered again',
-    );
+    await until(async () => (await client.zcard('outage:u:alice')) === 4, {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+      what: 'leases to be registered again',
+    });
     await client.quit();
     // Reconciled: the cluster limit applies again, with 4 held.
     expect(await attempt(a, 'alice')).toBe(429);

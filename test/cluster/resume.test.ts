@@ -143,8 +143,11 @@ describe.runIf(available)('resume across nodes', () => {
     const client = new Redis(redis.url);
     await until(() => true);
     const keys = async () => (await client.keys('end:s*')).length;
-    const deadline = Date.now() + 1_000;
-    while ((await keys()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => (await keys()) === 0, {
+      timeoutMs: 1_000,
+      intervalMs: 10,
+      what: "the ended session's keys to leave Redis",
+    });
     expect(await client.keys('end:s*')).toEqual([]);
     await client.quit();
     const second = await open(b, { user: 'alice', session, lastSeq: 1 });

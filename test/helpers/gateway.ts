@@ -5,6 +5,9 @@ import { afterEach } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/index.js';
 
+// The integration tests take `until` from here along with the gateway they wait on.
+export { until } from './until.js';
+
 /** A gateway on a real HTTP server on a free port. */
 export interface Running {
   gateway: Gateway;
@@ -141,13 +144,21 @@ export function connect(
   });
 }
 
-/** Waits until `check` returns true, polling every 10 ms. */
-export async function until(check: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** The client's TCP socket: pausing it stops reading, so the server's send buffer grows. */
+export function rawSocket(client: TestClient): { pause(): void; resume(): void } {
+  return (client.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+}
+
+/**
+ * The value of one series in the gateway's metrics, e.g. `metricValue(gw, 'sockwarden_closes_total',
+ * '{code="1009"}')`: 0 for a labelled series not counted yet. Throws for a metric that does not exist,
+ * so a renamed metric cannot read as a zero.
+ */
+export async function metricValue(gateway: Gateway, name: string, labels = ''): Promise<number> {
+  const text = await gateway.metrics();
+  if (!text.includes(`# TYPE ${name} `)) throw new Error(`the gateway has no metric ${name}`);
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 /** One gateway per test and every client it opened, all torn down after each test. */

@@ -11,6 +11,7 @@ import { serve } from '../helpers/cli.js';
 import { useRedis } from '../helpers/redis.js';
 import { runSoak, SOAK_SERVER_FLAGS } from '../helpers/soak.js';
 import { startTcpBalancer } from '../helpers/tcp-balancer.js';
+import { until } from '../helpers/until.js';
 
 const redis = useRedis();
 const available = redis.available;
@@ -56,8 +57,11 @@ describe.runIf(available)('sockwarden soak against a two-node cluster', () => {
     // Session keys outlive their node by a resume window and a lease TTL, then nothing is left.
     // Only the survivor's liveness key stays: it is still running.
     const left = async () => (await client.keys('soak:*')).filter((key) => !key.startsWith('soak:node:'));
-    const deadline = Date.now() + RESUME_WINDOW_MS + LEASE_TTL_MS + 2_000;
-    while ((await left()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    await until(async () => (await left()).length === 0, {
+      timeoutMs: RESUME_WINDOW_MS + LEASE_TTL_MS + 2_000,
+      intervalMs: 250,
+      what: 'the killed node’s session keys to expire',
+    });
     expect(await left()).toEqual([]);
     expect(await client.keys('soak:node:*')).toHaveLength(1);
     await client.quit();
