@@ -1,9 +1,9 @@
 /**
  * Sessions that resume on any node: the session-store port on Redis. Each session has an owner key
- * (the node holding it) and a stream of the frames it sent (entry id = sequence number, capped by
- * MAXLEN, trimmed on acks). Both expire after the resume window plus the lease TTL unless their
- * node refreshes them on its refresh tick, so a dead node's sessions stay resumable for a resume
- * window and then go away on their own.
+ * (the node holding it) and a stream of the frames it sent (redis-sent-frames.ts: bounded like the
+ * replay ring, by frames and bytes, and trimmed on acks). Both expire after the resume window plus
+ * the lease TTL unless their node refreshes them on its refresh tick, so a dead node's sessions
+ * stay resumable for a resume window and then go away on their own.
  *
  * A claim moves a session here: one script makes this node the owner and names the old holder; a
  * claim message on the routing channel asks the holder to close its socket (4100), end the session
@@ -36,8 +36,10 @@ export interface RedisSessionSettings {
   ttlMs: number;
   /** Longest wait for the old holder's answer before reading the stream anyway. */
   handOverWaitMs: number;
-  /** Frames kept per session (MAXLEN). */
+  /** Frames kept per session, as the replay ring keeps them; also bounds a claim's buffer. */
   maxMessages: number;
+  /** Bytes of frames kept per session, as the replay ring keeps them. */
+  maxBytes: number;
   /** True while Redis is away: no claims then. */
   unavailable(): boolean;
   /** A Redis command failed. */
