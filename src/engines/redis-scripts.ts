@@ -161,3 +161,89 @@ export const DETACH_SESSION = `${NOW}
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
+
+/**
+ * Lua: the byte offset at which the frame of a stream entry ends, or nil for an entry written by a
+ * node older than byte offsets. Entries are {'f', frame, 'e', end offset}.
+ */
+const END_OFFSET = `local function endOffset(fields)
+  if fields[3] == 'e' then return tonumber(fields[4]) end
+  return nil
+end`;
+
+/**
+ * Appends a frame to a session's stream and trims the stream to the replay ring's bounds, in one
+ * step. KEYS: the stream. ARGV: sequence number, frame, max frames, max bytes, TTL ms.
+ *
+ * Each entry carries the running byte offset at which its frame ends, so the bytes retained are the
+ * newest entry's end offset minus the oldest entry's start offset (its end less its own length):
+ * two reads at the ends of the stream, whatever its size. Acks trim the oldest entries without
+ * touching the count, and a deleted or expired stream starts again at 0. Trimming drops the oldest
+ * frames until both bounds hold, like the ring: a frame larger than the byte bound drops everything,
+ * itself included, and the stream's last id still says what was sent, so a resume from before it is
+ * `too_far_behind`, never handed a gap. Frames are counted in bytes (UTF-8), what Redis holds.
+ */
+export const APPEND_FRAME = `${END_OFFSET}
+local stream = KEYS[1]
+local frame = ARGV[2]
+local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+local base = 0
+if newest then base = endOffset(newest[2]) end
+local id = ARGV[1] .. '-0'
+local last = (base or 0) + #frame
+redis.call('XADD', stream, id, 'f', frame, 'e', string.format('%d', last))
+redis.call('PEXPIRE', stream, ARGV[5])
+-- Written by an older node, without offsets: those frames cannot be counted, so they go.
+if not base then redis.call('XTRIM', stream, 'MINID', id) end
+local excess = redis.call('XLEN', stream) - tonumber(ARGV[3])
+local floor = last - tonumber(ARGV[4])
+local from, batch, dropped = '-', math.min(math.max(excess, 0) + 1, 64), 0
+while true do
+  local entries = redis.call('XRANGE', stream, from, '+', 'COUNT', batch)
+  if #entries == 0 then
+    redis.call('XTRIM', stream, 'MAXLEN', 0)
+    return dropped
+  end
+  for _, entry in ipairs(entries) do
+    local ends = endOffset(entry[2])
+    if excess <= 0 and ends and ends - #entry[2][2] >= floor then
+      if dropped > 0 then redis.call('XTRIM', stream, 'MINID', entry[1]) end
+      return dropped
+    end
+    excess = excess - 1
+    dropped = dropped + 1
+  end
+  from = '(' .. entries[#entries][1]
+  batch = math.min(batch * 2, 64)
+end`;
+
+/**
+ * Reads the newest frames of a session's stream for a claim, within the replay ring's bounds
+ * whatever the stream holds (one written by an older node may be larger): newest first, in small
+ * batches, stopping at the first hole (frames Redis missed), at max frames, or before the frame
+ * that would pass max bytes. KEYS: the stream. ARGV: max frames, max bytes. Returns the stream's
+ * last id (it survives trimming; "0-0" for no stream), then id and frame of each, newest first.
+ */
+export const READ_FRAME_TAIL = `local stream = KEYS[1]
+if redis.call('EXISTS', stream) == 0 then return {'0-0'} end
+local info = redis.call('XINFO', 'STREAM', stream)
+local latest = '0-0'
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then latest = info[i + 1] end
+end
+local maxFrames, maxBytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local expected = tonumber(string.match(latest, '^%d+'))
+local out, count, bytes, from = {latest}, 0, 0, '+'
+while count < maxFrames do
+  local entries = redis.call('XREVRANGE', stream, from, '-', 'COUNT', math.min(maxFrames - count, 16))
+  if #entries == 0 then return out end
+  for _, entry in ipairs(entries) do
+    local frame = entry[2][2]
+    if tonumber(string.match(entry[1], '^%d+')) ~= expected or bytes + #frame > maxBytes then return out end
+    out[#out + 1] = entry[1]
+    out[#out + 1] = frame
+    count, bytes, expected = count + 1, bytes + #frame, expected - 1
+  end
+  from = '(' .. entries[#entries][1]
+end
+return out`;

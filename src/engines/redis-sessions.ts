@@ -1,9 +1,9 @@
 /**
  * Sessions that resume on any node: the session-store port on Redis. Each session has an owner key
- * (the node holding it) and a stream of the frames it sent (entry id = sequence number, capped by
- * MAXLEN, trimmed on acks). Both expire after the resume window plus the lease TTL unless their
- * node refreshes them on its refresh tick, so a dead node's sessions stay resumable for a resume
- * window and then go away on their own.
+ * (the node holding it) and a stream of the frames it sent (redis-sent-frames.ts: bounded like the
+ * replay ring, by frames and bytes, and trimmed on acks). Both expire after the resume window plus
+ * the lease TTL unless their node refreshes them on its refresh tick, so a dead node's sessions
+ * stay resumable for a resume window and then go away on their own.
  *
  * A claim moves a session here: one script makes this node the owner and names the old holder; a
  * claim message on the routing channel asks the holder to close its socket (4100), end the session
@@ -16,9 +16,10 @@ import type { EngineHost, RemoteOperation } from '../core/engine.js';
 import { sessionKeyOf } from '../core/identity.js';
 import type { ClaimedSession, SessionPlace, SessionStore } from '../core/session-store.js';
 import { messageFrame } from '../protocol.js';
-import { PendingClaim, readSentFrames } from './redis-claim.js';
+import { PendingClaim } from './redis-claim.js';
 import type { ClaimMessage, HandedMessage, RedisRouter } from './redis-router.js';
 import { CLAIM_SESSION, END_SESSION, REFRESH_SESSIONS } from './redis-scripts.js';
+import { RedisSentFrames } from './redis-sent-frames.js';
 import { RedisUserSessions } from './redis-user-sessions.js';
 
 type SessionRedis = Redis & {
@@ -35,8 +36,10 @@ export interface RedisSessionSettings {
   ttlMs: number;
   /** Longest wait for the old holder's answer before reading the stream anyway. */
   handOverWaitMs: number;
-  /** Frames kept per session (MAXLEN). */
+  /** Frames kept per session, as the replay ring keeps them; also bounds a claim's buffer. */
   maxMessages: number;
+  /** Bytes of frames kept per session, as the replay ring keeps them. */
+  maxBytes: number;
   /** True while Redis is away: no claims then. */
   unavailable(): boolean;
   /** A Redis command failed. */
@@ -52,6 +55,8 @@ export class RedisSessionStore implements SessionStore {
   private readonly broken = new Map<string, boolean>();
   private readonly redis: SessionRedis;
   private readonly users: RedisUserSessions;
+  /** The Redis copy of each session's sent frames. */
+  private readonly frames: RedisSentFrames;
 
   constructor(
     redis: Redis,
@@ -64,6 +69,7 @@ export class RedisSessionStore implements SessionStore {
     redis.defineCommand('swRefreshSessions', { numberOfKeys: 0, lua: REFRESH_SESSIONS });
     this.redis = redis as SessionRedis;
     this.users = new RedisUserSessions(redis, settings.prefix, settings.ttlMs, settings.onError);
+    this.frames = new RedisSentFrames(redis, settings.prefix, settings.ttlMs, settings);
   }
 
   async admit(user: string, session: string, max: number): Promise<SessionPlace | null> {
@@ -134,7 +140,7 @@ export class RedisSessionStore implements SessionStore {
     this.broken.delete(key);
     const pipeline = this.redis.pipeline();
     // A new session starts its stream at 1: whatever an earlier session of this id left must go.
-    if (!adopted) pipeline.del(this.streamKey(key));
+    if (!adopted) pipeline.del(this.frames.keyOf(key));
     pipeline.set(this.ownerKey(key), this.settings.nodeId, 'PX', this.settings.ttlMs);
     pipeline.exec().catch((error: unknown) => this.failed(key, error));
     // It may have been waiting without a socket on the node it came from.
@@ -149,9 +155,7 @@ export class RedisSessionStore implements SessionStore {
   acked(user: string, session: string, seq: number): void {
     const key = sessionKeyOf(user, session);
     if (this.broken.has(key)) return;
-    this.redis
-      .xtrim(this.streamKey(key), 'MINID', String(seq + 1))
-      .catch((error: unknown) => this.failed(key, error));
+    this.frames.trimAcked(key, seq).catch((error: unknown) => this.failed(key, error));
   }
 
   ended(user: string, session: string, keep: boolean): void {
@@ -249,7 +253,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** Reads the claimed session's frames: the contiguous run that ends at its last sequence number. */
   private async read(key: string, claim: PendingClaim): Promise<ClaimedSession> {
-    const { latestSeq, frames } = await readSentFrames(this.redis, this.streamKey(key));
+    const { latestSeq, frames } = await this.frames.readTail(key);
     let settled = false;
     return {
       latestSeq,
@@ -285,12 +289,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   private append(key: string, seq: number, frame: string): void {
-    const stream = this.streamKey(key);
-    const max = String(this.settings.maxMessages);
-    this.redis
-      .xadd(stream, 'MAXLEN', '~', max, `${seq}-0`, 'f', frame)
-      .catch((error: unknown) => this.failed(key, error));
-    this.redis.pexpire(stream, this.settings.ttlMs).catch((error: unknown) => this.failed(key, error));
+    this.frames.append(key, seq, frame).catch((error: unknown) => this.failed(key, error));
   }
 
   private failed(key: string, error: unknown): void {
@@ -302,7 +301,7 @@ export class RedisSessionStore implements SessionStore {
   private endKeys(key: string, user: string): [string, string, string, string] {
     return [
       this.ownerKey(key),
-      this.streamKey(key),
+      this.frames.keyOf(key),
       this.users.sessionsKey(user),
       this.users.detachedKey(user),
     ];
@@ -310,9 +309,5 @@ export class RedisSessionStore implements SessionStore {
 
   private ownerKey(key: string): string {
     return `${this.settings.prefix}so:${key}`;
-  }
-
-  private streamKey(key: string): string {
-    return `${this.settings.prefix}ss:${key}`;
   }
 }
