@@ -9,8 +9,6 @@
  * (READ_FRAME_TAIL), so neither Redis's memory nor a claim grows with what a session sends.
  */
 import type { Redis } from 'ioredis';
-import type { EngineHost } from '../core/engine.js';
-import { DEFAULTS } from '../options.js';
 import { APPEND_FRAME, READ_FRAME_TAIL } from './redis-scripts.js';
 
 type FramesRedis = Redis & {
@@ -24,17 +22,6 @@ export interface SentFrameBounds {
   readonly maxMessages: number;
   /** Bytes of frames kept per session. */
   readonly maxBytes: number;
-}
-
-/**
- * The replay ring's bounds as the gateway lends them. `maxBytes` is read defensively: the engine
- * host does not carry it yet, and until it does the option's default applies, which is what the
- * ring uses unless `replay.maxBytes` is set. One setting for both, so that the copy in Redis keeps
- * what the ring keeps: more would only cost memory, less would fail resumes on other nodes.
- */
-export function replayBoundsOf(host: EngineHost): SentFrameBounds {
-  const replay: EngineHost['replay'] & { readonly maxBytes?: number } = host.replay;
-  return { maxMessages: replay.maxMessages, maxBytes: replay.maxBytes ?? DEFAULTS.replay.maxBytes };
 }
 
 /** What a claim reads of a session's stream. */

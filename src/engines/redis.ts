@@ -31,7 +31,6 @@ import { memoryEngine } from './memory.js';
 import { checkRedisEngineOptions, DEFAULT_LEASE_TTL_MS, type RedisEngineOptions } from './redis-options.js';
 import { RedisRouter } from './redis-router.js';
 import { REFRESH, RELEASE, RESERVE } from './redis-scripts.js';
-import { replayBoundsOf } from './redis-sent-frames.js';
 import { RedisSessionStore } from './redis-sessions.js';
 
 interface Held {
@@ -121,7 +120,8 @@ export class RedisEngine implements Engine {
       // A dead node's sessions stay resumable for a resume window after its last refresh.
       ttlMs: host.replay.resumeWindowMs + this.ttlMs,
       handOverWaitMs: options.handOverWaitMs ?? 2 * this.commandTimeoutMs,
-      ...replayBoundsOf(host),
+      maxMessages: host.replay.maxMessages,
+      maxBytes: host.replay.maxBytes,
       unavailable: () => this.degraded,
       onError: (error) => this.degrade(error),
     });
