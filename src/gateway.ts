@@ -26,7 +26,14 @@ import {
   type StatsSample,
 } from './observability/stats-history.js';
 import { observedTelemetry } from './observability/telemetry.js';
-import { type GovernorOptions, type ResolvedConfig, resolveOptions, type TunableOptions } from './options.js';
+import {
+  type GovernorOptions,
+  type ResolvedConfig,
+  resolveOptions,
+  socketLimitsOf,
+  type TunableOptions,
+} from './options.js';
+import { guardSockets } from './transports/socket-guard.js';
 import { type Authenticator, refuseUpgrade, WsTransport } from './transports/ws.js';
 
 /** Options of {@link createGateway}: every tunable limit, plus the parts an embedder plugs in. */
@@ -62,7 +69,11 @@ export interface Gateway {
   readonly path: string;
   /** The pino logger in use. */
   readonly logger: Logger;
-  /** Handles upgrades for `path` on an HTTP server; removed again by `close()`. */
+  /**
+   * Handles upgrades for `path` on an HTTP server, and guards its raw sockets: caps them in all and
+   * per IP (`maxSockets`, `maxSocketsPerIp`) and keeps an error listener on the server, logging and
+   * counting what it refuses and every server error. Removed again by `close()`.
+   */
   attach(server: Server, options?: { path?: string }): void;
   /** Handles one upgrade, for frameworks that route upgrades themselves. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -245,6 +256,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         }
       };
       server.on('upgrade', onUpgrade);
+      detachers.push(guardSockets(server, socketLimitsOf(config), telemetry));
       detachers.push(() => server.off('upgrade', onUpgrade));
     },
     handleUpgrade,

@@ -17,6 +17,8 @@ export const optionsSchema = z.strictObject({
   maxConnectionsPerUser: positive.default(10),
   maxConnectionsPerIp: positive.default(1_000),
   maxSessionsPerUser: positive.default(20),
+  maxSockets: count.optional(),
+  maxSocketsPerIp: count.optional(),
   perUserPolicy: z.enum(['reject', 'evict-oldest', 'queue']).default('reject'),
   queueTimeoutMs: positive.default(5_000),
   maxQueuedUpgrades: count.default(1_000),
@@ -67,8 +69,30 @@ export const optionsSchema = z.strictObject({
 /** Resolved upstream-governor options (flat, so each has one flag and one env variable). */
 export type GovernorOptions = z.output<typeof optionsSchema>['governor'];
 
-/** The resolved configuration: the core's limits plus the governor's. */
-export type ResolvedConfig = CoreConfig & { readonly governor: Readonly<GovernorOptions> };
+/**
+ * Caps on the raw sockets of a server the gateway is attached to, before any HTTP byte is read.
+ * Unset, each follows the connection limit it guards (see {@link socketLimitsOf}); 0 turns it off.
+ */
+export interface SocketOptions {
+  readonly maxSockets?: number;
+  readonly maxSocketsPerIp?: number;
+}
+
+/** The resolved configuration: the core's limits plus the governor's and the sockets'. */
+export type ResolvedConfig = CoreConfig & SocketOptions & { readonly governor: Readonly<GovernorOptions> };
+
+/** Sockets beyond the connection limits left for health checks, the API and upgrades in flight. */
+const SOCKET_HEADROOM = 1_024;
+/** Sockets of one IP beyond its connection limit, for its API calls and upgrades in flight. */
+const SOCKET_HEADROOM_PER_IP = 64;
+
+/** The socket caps of a resolved config: set ones as they are, unset ones from the connection limits. */
+export function socketLimitsOf(config: ResolvedConfig): { maxSockets: number; maxSocketsPerIp: number } {
+  return {
+    maxSockets: config.maxSockets ?? config.maxConnections + SOCKET_HEADROOM,
+    maxSocketsPerIp: config.maxSocketsPerIp ?? config.maxConnectionsPerIp + SOCKET_HEADROOM_PER_IP,
+  };
+}
 
 /** Tunable options as a user writes them: every key optional. */
 export type TunableOptions = z.input<typeof optionsSchema>;

@@ -138,6 +138,16 @@ export const FLAGS: readonly FlagSpec[] = [
   limit('max-connections-per-user', 'maxConnectionsPerUser', 'Live connections per user.'),
   limit('max-connections-per-ip', 'maxConnectionsPerIp', 'Live connections per IP address.'),
   limit('max-sessions-per-user', 'maxSessionsPerUser', 'Sessions (attached or resumable) per user.'),
+  limit(
+    'max-sockets',
+    'maxSockets',
+    'Open sockets of the server at once, before any byte is read (default max-connections + 1024; 0 off).',
+  ),
+  limit(
+    'max-sockets-per-ip',
+    'maxSocketsPerIp',
+    'Open sockets of one IP at once, before any byte is read (default max-connections-per-ip + 64; 0 off).',
+  ),
   {
     name: 'per-user-policy',
     kind: 'policy',

@@ -17,6 +17,7 @@ import { attachBackendBridge, checkBackendUrl } from '../server/backend-bridge.j
 import { createHttpServer, type GatewayHttpServer } from '../server/http-server.js';
 import { jwtAuthenticator } from '../server/jwt.js';
 import type { Authenticator } from '../transports/ws.js';
+import { boundedLogDestination } from './log-destination.js';
 import { describeFlag, readServeConfig, type ServeConfig } from './serve-config.js';
 import { FLAGS } from './serve-flags.js';
 import { DRAIN_MESSAGE, type ListeningMessage, runPrimary } from './serve-workers.js';
@@ -231,7 +232,9 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const config = readServeConfig(argv, env);
   const authenticate = authenticatorFor(config);
   // Logs go to stderr so that stdout carries only the "listening on" line scripts wait for.
-  const logger = pino({ name: 'sockwarden', level: config.logLevel }, pino.destination(2));
+  const logs = boundedLogDestination();
+  const logger = pino({ name: 'sockwarden', level: config.logLevel }, logs.stream);
+  logs.reportDropsTo(logger);
   if (config.workers > 1 && cluster.isPrimary) {
     // Every option is checked here, once, so that a mistake exits 2 with one message instead of
     // N workers failing the same way.

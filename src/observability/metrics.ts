@@ -62,6 +62,7 @@ export class GatewayMetrics {
   readonly inboundRejected: Counter<'reason'>;
   readonly resumeFailures: Counter<'reason'>;
   readonly failures: Counter<'where'>;
+  readonly socketsRefused: Counter<'reason'>;
   readonly cleanup: Histogram;
   /** The governor's metrics; it reports to them as its observer. */
   readonly upstream: UpstreamMetrics;
@@ -111,6 +112,13 @@ export class GatewayMetrics {
       ['reason'],
     );
     this.failures = counter('failures_total', 'Application handlers and callbacks that threw.', ['where']);
+    this.socketsRefused = counter(
+      'sockets_refused_total',
+      'Sockets closed before any byte was read, by cap (max_sockets, max_sockets_per_ip).',
+      ['reason'],
+    );
+    // Zero from the start, so that rate() and alerts work before the first refusal.
+    for (const reason of ['max_sockets', 'max_sockets_per_ip']) this.socketsRefused.inc({ reason }, 0);
     this.cleanup = new Histogram({
       name: 'sockwarden_cleanup_seconds',
       help: 'Time from a close event to every resource of the connection released.',

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Identity } from '../core/identity.js';
 import type { Telemetry } from '../core/telemetry.js';
+import type { SocketGuardReport } from '../transports/socket-guard.js';
 import { diagnostics } from './diagnostics.js';
 import { LogSampler } from './log-sampler.js';
 import { closeCodeLabel, type GatewayMetrics } from './metrics.js';
@@ -20,12 +21,15 @@ function ids(identity: Identity): { user: string; session: string; conn: string;
  */
 export const SAMPLED_LINES_PER_SECOND = 10;
 
+/** The core's telemetry plus what the socket guard of an attached server reports. */
+export type ObservedTelemetry = Telemetry & SocketGuardReport;
+
 /** Builds the Telemetry that feeds `metrics` and `logger`; `now` times the log sampling. */
 export function observedTelemetry(
   metrics: GatewayMetrics,
   logger: Logger,
   now: () => number = Date.now,
-): Telemetry {
+): ObservedTelemetry {
   // Per-connection lines are built only when their level is on: accept and close are the hot path.
   const on = (level: 'debug' | 'info') => logger.isLevelEnabled(level);
   // What a peer can cause at will is sampled; what the gateway decides on its own is not.
@@ -34,6 +38,12 @@ export function observedTelemetry(
     const suppressed = sampler.take(kind);
     if (suppressed === null) return null;
     return suppressed > 0 ? { suppressed } : {};
+  };
+  const failure: Telemetry['failure'] = (where, error, identity) => {
+    metrics.failures.inc({ where });
+    const sample = sampled(`failure:${where}`);
+    if (sample)
+      logger.error({ ...(identity ? ids(identity) : {}), err: error, ...sample }, `${where} failed`);
   };
   return {
     admission(outcome, subject) {
@@ -96,11 +106,14 @@ export function observedTelemetry(
       if (degraded) logger.warn('engine degraded: Redis is unreachable, admission uses this node only');
       else logger.info('engine recovered: leases registered again, cluster limits apply');
     },
-    failure(where, error, identity) {
-      metrics.failures.inc({ where });
-      const sample = sampled(`failure:${where}`);
-      if (sample)
-        logger.error({ ...(identity ? ids(identity) : {}), err: error, ...sample }, `${where} failed`);
+    refused(reason, ip) {
+      metrics.socketsRefused.inc({ reason });
+      const sample = sampled(`socket:${reason}`);
+      if (sample) logger.warn({ ip, reason, ...sample }, `accept pressure: socket refused (${reason})`);
     },
+    error(error) {
+      failure('http server', error);
+    },
+    failure,
   };
 }
