@@ -19,7 +19,7 @@ import type { ClaimedSession } from './session-store.js';
 import { SlotQueue } from './slot-queue.js';
 import type { Telemetry } from './telemetry.js';
 import { issueTicket, PendingSessions, type Principal, type Ticket } from './ticket.js';
-import { jitter, type UserLimitParts, UserLimitPath } from './user-limit.js';
+import { type AdmissionHost, jitter, type UserLimitParts, UserLimitPath } from './user-limit.js';
 
 /** One upgrade to decide on. */
 export interface AdmissionRequest {
@@ -37,16 +37,6 @@ export interface AdmissionRequest {
 
 /** What admission decided. */
 export type AdmissionResult = { ok: true; ticket: Ticket } | { ok: false; error: SockwardenError };
-
-/** What admission needs from the hub to act on a user's live connections. */
-export interface AdmissionHost {
-  /** Probes a user's connections and removes those that do not answer; returns how many went. */
-  probeUser(user: string): Promise<number>;
-  /** Evicts the user's oldest live connection; false when there is none. */
-  evictOldest(user: string): boolean;
-  /** Ends the user's session that has been without a socket longest; false when there is none. */
-  dropLongestDetached(user: string): boolean;
-}
 
 /** Everything admission is built from. */
 export interface AdmissionParts {

@@ -4,12 +4,12 @@
  * critical pressure, which is the same kind of act on the whole node.
  */
 import { CloseCode, retryAfterReason } from '../protocol.js';
-import type { AdmissionHost } from './admission.js';
 import type { CoreConfig } from './config.js';
 import type { Connection } from './connection.js';
 import type { Registry } from './registry.js';
 import type { SessionState } from './session.js';
 import type { Telemetry } from './telemetry.js';
+import type { AdmissionHost } from './user-limit.js';
 
 /** See the module comment. */
 export class UserConnections implements AdmissionHost {

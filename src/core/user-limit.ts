@@ -5,9 +5,18 @@
  * per upgrade, except waiting, which lasts until the queue's deadline.
  */
 import type { ErrorCode } from '../errors.js';
-import type { AdmissionHost } from './admission.js';
 import type { CoreConfig } from './config.js';
 import type { SlotQueue } from './slot-queue.js';
+
+/** What admission needs from the hub to act on a user's live connections. */
+export interface AdmissionHost {
+  /** Probes a user's connections and removes those that do not answer; returns how many went. */
+  probeUser(user: string): Promise<number>;
+  /** Evicts the user's oldest live connection; false when there is none. */
+  evictOldest(user: string): boolean;
+  /** Ends the user's session that has been without a socket longest; false when there is none. */
+  dropLongestDetached(user: string): boolean;
+}
 
 /** What the path decided: reserve again (a slot was freed, or may have been), or refuse. */
 export type UserLimitStep = 'again' | { refuse: ErrorCode; message?: string; retryAfterMs?: number };
