@@ -14,7 +14,7 @@ export interface PeerBehaviour {
   autoPong?: boolean;
   /** Answer the close frame, so the socket finishes with the server's code. Default true. */
   answerClose?: boolean;
-  /** Each send adds its length to `bufferedAmount` until the test drains the port. Default false. */
+  /** Each send adds its length to `bufferedAmount` until the reader writes it out. Default false. */
   accumulate?: boolean;
 }
 
@@ -41,7 +41,8 @@ export class MemoryPort implements ConnectionPort {
   autoPong: boolean;
   answerClose: boolean;
   accumulate: boolean;
-  private readonly pending: Array<() => void> = [];
+  /** Frames sent and not yet written out, oldest first, with their send callbacks. */
+  private readonly pending: Array<{ bytes: number; flushed: (() => void) | undefined }> = [];
   private peer: PortPeer | null = null;
 
   constructor(behaviour: PeerBehaviour = {}) {
@@ -58,7 +59,7 @@ export class MemoryPort implements ConnectionPort {
   send(text: string, onFlushed?: () => void): void {
     this.sent.push(text);
     if (this.accumulate) this.bufferedAmount += text.length;
-    if (onFlushed) this.pending.push(onFlushed);
+    this.pending.push({ bytes: text.length, flushed: onFlushed });
   }
 
   ping(): void {
@@ -108,19 +109,25 @@ export class MemoryPort implements ConnectionPort {
     return this.framesOf('message').map((f) => ({ seq: f.seq as number, data: f.data }));
   }
 
-  /** Send callbacks not yet called. */
+  /** Frames not yet written out. */
   get unflushed(): number {
     return this.pending.length;
   }
 
-  /** The reader caught up to `bytes` left buffered: calls every pending `onFlushed`, oldest first. */
-  drain(bytes = 0): void {
-    this.bufferedAmount = bytes;
-    for (const flushed of this.pending.splice(0)) flushed();
+  /**
+   * The reader takes the oldest `frames` frames: with `accumulate`, their bytes leave
+   * `bufferedAmount`; their send callbacks run in order, as a socket runs them once written.
+   */
+  writeOut(frames = Number.POSITIVE_INFINITY): void {
+    for (const { bytes, flushed } of this.pending.splice(0, frames)) {
+      if (this.accumulate) this.bufferedAmount = Math.max(0, this.bufferedAmount - bytes);
+      flushed?.();
+    }
   }
 
-  /** The peer itself closed the socket (or the network dropped it) with `code`. */
-  peerClosed(code = 1006): void {
-    this.peer?.closed(code);
+  /** The reader caught up: nothing is buffered any more, and every pending send callback runs. */
+  drain(): void {
+    this.bufferedAmount = 0;
+    this.writeOut();
   }
 }

@@ -3,6 +3,7 @@
  * resume window and acks, on a manual clock with in-memory ports.
  */
 import { describe, expect, it } from 'vitest';
+import { Registry } from '../../src/core/registry.js';
 import { messageFrame } from '../../src/protocol.js';
 import { createCore } from '../helpers/core.js';
 
@@ -321,5 +322,107 @@ describe('application API', () => {
     expect(c.session.ended).toBe(true);
     await core.flush();
     expect(core.resources()).toEqual({});
+  });
+});
+
+describe('backpressure', () => {
+  const limits = { highWaterMarkBytes: 100, maxBufferedBytes: 1_000 };
+
+  it('resolves send() at once under the high-water mark, and once the reader drains above it', async () => {
+    const core = createCore(limits);
+    const { port, session } = await core.connect({ peer: { accumulate: true } });
+    port.drain();
+    let first = false;
+    void session.send('small').then((ok) => {
+      first = ok;
+    });
+    await core.flush();
+    expect(first).toBe(true);
+    let second: boolean | undefined;
+    void session.send('x'.repeat(100)).then((ok) => {
+      second = ok;
+    });
+    await core.flush();
+    expect(second).toBeUndefined();
+    expect(session.writable).toBe(false);
+    expect(core.stats().bufferedBytes).toBe(port.bufferedAmount);
+    expect(core.resources().waiter).toBe(1);
+    // The first frame is written out; the second is still over the mark.
+    port.writeOut(1);
+    await core.flush();
+    expect(port.bufferedAmount).toBeGreaterThan(100);
+    expect(second).toBeUndefined();
+    port.writeOut(1);
+    await core.flush();
+    expect(second).toBe(true);
+    expect(session.writable).toBe(true);
+    expect(core.resources().waiter).toBeUndefined();
+  });
+
+  it('closes a slow consumer with 4001 past maxBufferedBytes and loses nothing on resume', async () => {
+    const core = createCore(limits);
+    const first = await core.connect({ session: 's', peer: { accumulate: true } });
+    first.port.drain();
+    await first.session.send('a');
+    const results: boolean[] = [];
+    void first.session.send('b'.repeat(200)).then((ok) => results.push(ok));
+    await core.flush();
+    expect(results).toEqual([]);
+    void first.session.send('c'.repeat(1_000)).then((ok) => results.push(ok));
+    expect(first.port.closedWith).toEqual({ code: 4001, reason: 'retry_after_ms=0' });
+    // A producer waiting on the buffer is let go when the socket goes.
+    await core.flush();
+    expect(results).toEqual([true, true]);
+    expect(first.session.ended).toBe(false);
+    const second = await core.connect({ session: 's', lastSeq: 1 });
+    expect(second.port.messages().map((m) => m.seq)).toEqual([2, 3]);
+    expect(second.port.sent.slice(1)).toEqual(first.port.sent.slice(2));
+  });
+});
+
+describe('registry', () => {
+  const session = (user: string, id: string) =>
+    ({ user, id, identity: { user, session: id, sessionKey: `${user.length}:${user}/${id}` } }) as never;
+  const connection = (user: string) => ({ identity: { user } }) as never;
+
+  it('finds sessions by key and by user, oldest first, and removes by the same handle', () => {
+    const registry = new Registry();
+    const a = session('u', 'a');
+    const b = session('u', 'b');
+    registry.addSession(a);
+    registry.addSession(b);
+    registry.addSession(session('v', 'a'));
+    expect([...registry.sessionsOf('u')]).toEqual([a, b]);
+    expect(registry.userCount).toBe(2);
+    // A stale handle with the same key does not remove the live session.
+    const replaced = session('u', 'a');
+    registry.removeSession(replaced, false);
+    expect(registry.sessions.get('1:u/a')).toBe(a);
+    registry.removeSession(a, false);
+    registry.removeSession(b, true);
+    expect(registry.sessionsOf('u').size).toBe(0);
+    expect(registry.userCount).toBe(1);
+    expect([registry.wasExpired('1:u/a'), registry.wasExpired('1:u/b')]).toEqual([false, true]);
+  });
+
+  it('remembers a bounded number of given-up sessions, forgetting the oldest', () => {
+    const registry = new Registry();
+    for (let i = 0; i <= 10_000; i++) registry.removeSession(session('u', `s${i}`), true);
+    expect(registry.wasExpired('1:u/s0')).toBe(false);
+    expect(registry.wasExpired('1:u/s1')).toBe(true);
+    expect(registry.wasExpired('1:u/s10000')).toBe(true);
+  });
+
+  it('tracks connections by user and forgets users with none', () => {
+    const registry = new Registry();
+    const first = connection('u');
+    const second = connection('u');
+    registry.addConnection(first);
+    registry.addConnection(second);
+    expect([...registry.connectionsOf('u')]).toEqual([first, second]);
+    registry.removeConnection(first);
+    registry.removeConnection(second);
+    expect(registry.connectionsOf('u').size).toBe(0);
+    expect(registry.connections.size).toBe(0);
   });
 });
