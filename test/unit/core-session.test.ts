@@ -150,9 +150,11 @@ describe('resume', () => {
     expect(mallory.session).not.toBe(alice.session);
     await core.advance(1_000);
     expect(mallory.port.messages()).toEqual([]);
-    const probing = await core.connect({ user: 'mallory', session: 'shared', lastSeq: 1 });
-    expect(probing.port.welcome()).toMatchObject({ resumed: true, seq: 0 });
-    expect(probing.port.messages()).toEqual([]);
+    // Asking for what alice received gets nothing of hers either: the id is unknown to eve.
+    const eve = await core.connect({ user: 'eve', session: 'shared', lastSeq: 1 });
+    expect(eve.port.welcome()).toMatchObject({ resumed: false, resumeFailed: 'unknown', seq: 0 });
+    expect(eve.port.messages()).toEqual([]);
+    expect(alice.port.messages()).toEqual([{ seq: 1, data: 'secret' }]);
   });
 });
 
