@@ -12,7 +12,7 @@ import type { EngineFactory } from '../../src/core/engine.js';
 import { Hub } from '../../src/core/hub.js';
 import type { Identity } from '../../src/core/identity.js';
 import { ResourceLedger, Scope } from '../../src/core/scope.js';
-import type { Session } from '../../src/core/session.js';
+import { SESSION_DRAINED, type Session, SessionEnd } from '../../src/core/session.js';
 import type { GatewayStats } from '../../src/core/stats.js';
 import type {
   AdmissionSubject,
@@ -27,6 +27,19 @@ import type { SockwardenError } from '../../src/errors.js';
 import { type ResolvedConfig, resolveOptions, type TunableOptions } from '../../src/options.js';
 import { ManualClock } from './clock.js';
 import { MemoryPort, type PeerBehaviour } from './memory-port.js';
+
+/**
+ * Why sessions end, as the hub reports them to telemetry: tests compare against these, so that a
+ * change in how the core names end reasons is adapted here once.
+ */
+export const ENDED = {
+  expired: SessionEnd.Expired,
+  dropped: SessionEnd.Dropped,
+  shed: SessionEnd.Shed,
+  drained: SESSION_DRAINED,
+  /** The session's socket closed with a code after which the session is not kept. */
+  closedWith: (code: number): string => `connection closed with ${code}`,
+} as const;
 
 /** A telemetry that keeps every event, in order, for assertions. */
 export class RecordingTelemetry implements Telemetry {

@@ -9,7 +9,7 @@ import { TimerWheel } from '../../src/core/timer-wheel.js';
 import { TokenBucket } from '../../src/core/token-bucket.js';
 import type { SockwardenError } from '../../src/errors.js';
 import { ManualClock } from '../helpers/clock.js';
-import { createCore, type Opened, Refused } from '../helpers/core.js';
+import { createCore, ENDED, type Opened, Refused } from '../helpers/core.js';
 
 function sessionIds(core: ReturnType<typeof createCore>, user: string): string[] {
   return core.hub
@@ -414,9 +414,7 @@ describe('session limit', () => {
     expect(core.stats().detachedSessions).toBe(2);
     await core.connect({ user: 'u', session: 'c' });
     expect(sessionIds(core, 'u')).toEqual(['a', 'c', 'x']);
-    expect(core.telemetry.sessionsEnded).toEqual([
-      { user: 'u', session: 'b', reason: 'dropped for a newer session' },
-    ]);
+    expect(core.telemetry.sessionsEnded).toEqual([{ user: 'u', session: 'b', reason: ENDED.dropped }]);
     const resumed = await core.connect({ user: 'u', session: 'a', lastSeq: 0 });
     expect(resumed.port.welcome()).toMatchObject({ resumed: true });
     x.connection.closed(1000);

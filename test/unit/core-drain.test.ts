@@ -3,7 +3,7 @@
  * terminated at drainTimeoutMs, and nothing left held afterwards.
  */
 import { describe, expect, it } from 'vitest';
-import { createCore, type Opened } from '../helpers/core.js';
+import { createCore, ENDED, type Opened } from '../helpers/core.js';
 
 describe('drain', () => {
   it('closes every socket 1012 with retry hints spread over drainMs, ends every session, and releases everything', async () => {
@@ -21,7 +21,7 @@ describe('drain', () => {
     );
     expect(hints.every((h) => h >= 0 && h <= 10_000)).toBe(true);
     expect(new Set(hints).size).toBeGreaterThan(10);
-    expect(core.telemetry.endReasons()).toEqual(Array(21).fill('drained'));
+    expect(core.telemetry.endReasons()).toEqual(Array(21).fill(ENDED.drained));
     expect(await clients[0]?.session.send('late')).toBe(false);
     expect(core.stats()).toMatchObject({ connections: 0, sessions: 0, queuedUpgrades: 0 });
     expect(core.resources()).toEqual({});

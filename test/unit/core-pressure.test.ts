@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { levelFor, PRESSURE_THRESHOLDS, PressureMonitor } from '../../src/core/pressure.js';
-import { type Core, createCore, type Opened, Refused } from '../helpers/core.js';
+import { type Core, createCore, ENDED, type Opened, Refused } from '../helpers/core.js';
 
 /** Opens `count` new sessions of users `u<from>`... */
 async function fill(core: Core, from: number, count: number): Promise<Opened[]> {
@@ -134,11 +134,9 @@ describe('shedding and critical pressure', () => {
     await core.advance(500);
     expect(core.stats().pressure).toBe('critical');
     // One per tick: 2 % of maxConnections, at least one.
-    expect(core.telemetry.sessionsEnded).toEqual([
-      { user: 'u1', session: 's1', reason: 'shed under pressure' },
-    ]);
+    expect(core.telemetry.sessionsEnded).toEqual([{ user: 'u1', session: 's1', reason: ENDED.shed }]);
     await core.advance(1_000);
-    expect(core.telemetry.endReasons()).toEqual(['shed under pressure', 'shed under pressure']);
+    expect(core.telemetry.endReasons()).toEqual([ENDED.shed, ENDED.shed]);
     expect(core.telemetry.sessionsEnded[1]).toMatchObject({ user: 'u0' });
     // A socket active within the heartbeat interval is no candidate.
     expect(live?.connection.open).toBe(true);
@@ -179,7 +177,7 @@ describe('shedding and critical pressure', () => {
     await active.session.send('still');
     await core.advance(1_000);
     expect(core.telemetry.sessionsEnded).toEqual([
-      { user: 'silent', session: silent.session.id, reason: 'shed under pressure' },
+      { user: 'silent', session: silent.session.id, reason: ENDED.shed },
     ]);
     expect(quiet.connection.open).toBe(true);
     await active.session.send('still');

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../../src/core/registry.js';
 import { messageFrame } from '../../src/protocol.js';
-import { createCore } from '../helpers/core.js';
+import { createCore, ENDED } from '../helpers/core.js';
 
 const ack = (seq: number) => JSON.stringify({ type: 'ack', seq });
 const message = (data: unknown, id?: string) =>
@@ -217,7 +217,7 @@ describe('resume window', () => {
     expect(core.stats()).toMatchObject({ sessions: 1, detachedSessions: 1 });
     await core.advance(100);
     expect(session.ended).toBe(true);
-    expect(core.telemetry.sessionsEnded).toEqual([{ user: 'u', session: 's', reason: 'expired' }]);
+    expect(core.telemetry.sessionsEnded).toEqual([{ user: 'u', session: 's', reason: ENDED.expired }]);
     expect(owned.signal.aborted).toBe(true);
     expect(signal?.aborted).toBe(true);
     expect(await session.send('late')).toBe(false);
@@ -244,7 +244,7 @@ describe('resume window', () => {
     dropped.connection.closed(1006);
     expect(normal.session.ended).toBe(true);
     expect(dropped.session.ended).toBe(false);
-    expect(core.telemetry.endReasons()).toEqual(['connection closed with 1000']);
+    expect(core.telemetry.endReasons()).toEqual([ENDED.closedWith(1000)]);
 
     const noWindow = createCore({ resumeWindowMs: 0 });
     const once = await noWindow.connect({ user: 'u' });
