@@ -68,18 +68,30 @@ export async function readSentFrames(
 ): Promise<{ latestSeq: number; frames: Array<[number, string]> }> {
   const [info, range] =
     (await redis.pipeline().xinfo('STREAM', stream).xrange(stream, '-', '+').exec()) ?? [];
-  let latestSeq = 0;
-  if (info && !info[0]) {
-    const fields = info[1] as unknown[];
-    latestSeq = Number.parseInt(String(fields[fields.indexOf('last-generated-id') + 1]), 10) || 0;
-  }
+  const latestSeq = info && !info[0] ? latestSeqOf(info[1] as unknown[]) : 0;
   const entries = (range && !range[0] ? range[1] : []) as Array<[string, string[]]>;
+  return { latestSeq, frames: contiguousFrames(latestSeq, entries) };
+}
+
+/** The stream's last sequence number from its `XINFO STREAM` fields (`last-generated-id` is `<seq>-0`), or 0. */
+export function latestSeqOf(fields: readonly unknown[]): number {
+  return Number.parseInt(String(fields[fields.indexOf('last-generated-id') + 1]), 10) || 0;
+}
+
+/**
+ * The frames of `XRANGE` entries (id `<seq>-0`, fields `f <frame>`) that run without a hole up to
+ * `latestSeq`, oldest first: everything before the last missing sequence number is left out.
+ */
+export function contiguousFrames(
+  latestSeq: number,
+  entries: ReadonlyArray<readonly [string, readonly string[]]>,
+): Array<[number, string]> {
   const frames: Array<[number, string]> = [];
   let expected = latestSeq;
   for (let i = entries.length - 1; i >= 0; i--) {
-    const [id, fields] = entries[i] as [string, string[]];
+    const [id, fields] = entries[i] as readonly [string, readonly string[]];
     if (Number.parseInt(id, 10) !== expected) break;
     frames.unshift([expected--, fields[1] ?? '']);
   }
-  return { latestSeq, frames };
+  return frames;
 }

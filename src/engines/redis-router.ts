@@ -60,7 +60,15 @@ export interface DropMessage {
   session: string;
 }
 
-type Payload = RemoteOperation | ClaimMessage | HandedMessage | RevokeMessage | DropMessage;
+/** What a message on the channel carries. */
+export type Payload = RemoteOperation | ClaimMessage | HandedMessage | RevokeMessage | DropMessage;
+
+/** One message on the channel: the sending node, its number in that node's sequence, and the payload. */
+export interface RoutedMessage {
+  from: string;
+  n: number;
+  payload: Payload;
+}
 
 function isString(value: unknown): value is string {
   return typeof value === 'string';
@@ -89,6 +97,43 @@ function isPayload(value: unknown): value is Payload {
     default:
       return false;
   }
+}
+
+/** The text of a message on the channel. */
+export function encodeRouted(from: string, n: number, payload: Payload): string {
+  return JSON.stringify({ from, n, payload });
+}
+
+/**
+ * Reads a message from the channel. Text that is not JSON gives the parse error; JSON that is not
+ * something a node sends gives `error: undefined`. Either way the message is ignored.
+ */
+export function decodeRouted(
+  text: string,
+): { ok: true; message: RoutedMessage } | { ok: false; error: unknown } {
+  let message: { from?: unknown; n?: unknown; payload?: unknown };
+  try {
+    message = JSON.parse(text) as typeof message;
+  } catch (error) {
+    return { ok: false, error };
+  }
+  const { from, n, payload } = message;
+  if (!isString(from) || typeof n !== 'number' || !isPayload(payload)) return { ok: false, error: undefined };
+  return { ok: true, message: { from, n, payload } };
+}
+
+/**
+ * Hands a message to the listener. Every claim goes through, this node's own included (its echo is
+ * the ordering point); anything else this node sent is ignored, since it applied it when sending.
+ */
+export function routeMessage(message: RoutedMessage, nodeId: string, listener: RouterListener): void {
+  const { from, n, payload } = message;
+  if (payload.kind === 'claim') listener.claim(payload, from);
+  else if (from === nodeId) return;
+  else if (payload.kind === 'handed') listener.handed(payload, from, n);
+  else if (payload.kind === 'revoke') listener.revoke(payload.lease);
+  else if (payload.kind === 'drop') listener.drop(payload.user, payload.session);
+  else listener.operation(payload, from, n);
 }
 
 /** See the module comment. */
@@ -131,9 +176,7 @@ export class RedisRouter {
    */
   send(payload: Payload): Promise<void> {
     const n = ++this.sent;
-    return this.redis
-      .publish(this.channel, JSON.stringify({ from: this.nodeId, n, payload }))
-      .then(() => undefined);
+    return this.redis.publish(this.channel, encodeRouted(this.nodeId, n, payload)).then(() => undefined);
   }
 
   /** Stops listening. */
@@ -142,23 +185,11 @@ export class RedisRouter {
   }
 
   private received(text: string): void {
-    let message: { from?: unknown; n?: unknown; payload?: unknown };
-    try {
-      message = JSON.parse(text) as typeof message;
-    } catch (error) {
-      this.host.failure(error);
+    const decoded = decodeRouted(text);
+    if (!decoded.ok) {
+      this.host.failure(decoded.error ?? new Error(`ignored a malformed message on ${this.channel}`));
       return;
     }
-    const { from, n, payload } = message;
-    if (!isString(from) || typeof n !== 'number' || !isPayload(payload)) {
-      this.host.failure(new Error(`ignored a malformed message on ${this.channel}`));
-      return;
-    }
-    if (payload.kind === 'claim') this.listener.claim(payload, from);
-    else if (from === this.nodeId) return;
-    else if (payload.kind === 'handed') this.listener.handed(payload, from, n);
-    else if (payload.kind === 'revoke') this.listener.revoke(payload.lease);
-    else if (payload.kind === 'drop') this.listener.drop(payload.user, payload.session);
-    else this.listener.operation(payload, from, n);
+    routeMessage(decoded.message, this.nodeId, this.listener);
   }
 }

@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { GatewayOptions } from '../../src/index.js';
 import { connect, type Running, type TestClient, until, useGateway } from '../helpers/gateway.js';
 
+/*
+ * Admission end to end: what a client sees of each refusal over HTTP (status, JSON body,
+ * Retry-After) and admission under real concurrent upgrades. Every refusal, policy and timing on
+ * its own is in test/unit/core-admission.test.ts.
+ */
 const gw = useGateway();
 let running: Running | undefined;
 
@@ -55,25 +60,14 @@ describe('per-user limit', () => {
     await until(() => gateway.stats().connections === 2, 2_000, 'evicted socket gone');
   });
 
-  it('queues an upgrade until a slot frees, and times out when none does (policy queue)', async () => {
-    const { url } = await start({
-      maxConnectionsPerUser: 1,
-      perUserPolicy: 'queue',
-      queueTimeoutMs: 1_500,
-      timerTickMs: 20,
-    });
+  it('queues an upgrade until a slot frees (policy queue)', async () => {
+    const { url, gateway } = await start({ maxConnectionsPerUser: 1, perUserPolicy: 'queue' });
     const first = await open(url, { user: 'u' });
     const waiting = open(url, { user: 'u' });
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => gateway.stats().queuedUpgrades === 1, 2_000, 'upgrade queued');
     first.ws.close(1000);
     const admitted = await waiting;
     expect(admitted.frames[0]?.type).toBe('welcome');
-    const startedAt = Date.now();
-    const error = await refusal(connect(url, { user: 'u' }));
-    expect(error.status).toBe(429);
-    expect(JSON.parse(error.body).error).toBe('queue_timeout');
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_400);
-    expect(error.headers['retry-after']).toBeDefined();
   });
 
   it('probes zombies first: two silent clients at a limit of 2 do not lock the user out', async () => {
@@ -87,16 +81,6 @@ describe('per-user limit', () => {
     const metrics = await gateway.metrics();
     expect(metrics).toMatch(/sockwarden_zombies_removed_total\{via="probe"\} 2/);
     expect(gateway.stats().connections).toBe(1);
-  });
-
-  it('does not remove live connections when probing: answering clients keep their slots', async () => {
-    const { url } = await start({ maxConnectionsPerUser: 2, probeTimeoutMs: 300, timerTickMs: 20 });
-    const a = await open(url, { user: 'u' });
-    const b = await open(url, { user: 'u' });
-    const error = await refusal(connect(url, { user: 'u' }));
-    expect(error.status).toBe(429);
-    expect(a.ws.readyState).toBe(a.ws.OPEN);
-    expect(b.ws.readyState).toBe(b.ws.OPEN);
   });
 });
 
@@ -166,45 +150,10 @@ describe('other admission steps', () => {
     expect(JSON.parse(error.body).error).toBe('session_limit');
   });
 
-  it('drops the session away longest, not the oldest, and its late resume says expired', async () => {
-    const { url, gateway } = await start({ maxSessionsPerUser: 3 });
-    const a = await open(url, { user: 'u', session: 'a' });
-    const b = await open(url, { user: 'u', session: 'b' });
-    const x = await open(url, { user: 'u', session: 'x' });
-    b.ws.terminate();
-    await until(() => gateway.stats().detachedSessions === 1, 2_000, 'session b detached');
-    a.ws.terminate();
-    await until(() => gateway.stats().detachedSessions === 2, 2_000, 'session a detached');
-    await open(url, { user: 'u', session: 'c' });
-    expect(sessionIds(gateway, 'u')).toEqual(['a', 'c', 'x']);
-    const resumed = await open(url, { user: 'u', session: 'a', lastSeq: 0 });
-    expect(resumed.frames[0]).toMatchObject({ resumed: true });
-    x.ws.close(1000);
-    await until(() => gateway.sessions('u').length === 2, 2_000, 'session x ended');
-    const late = await open(url, { user: 'u', session: 'b', lastSeq: 1 });
-    expect(late.frames[0]).toMatchObject({ resumed: false, resumeFailed: 'expired' });
-  });
-
   it('refuses a malformed session id with 400 naming the parameter', async () => {
     const { url } = await start({});
     const error = await refusal(connect(url, { user: 'u', session: 'no spaces!' }));
     expect(error.status).toBe(400);
     expect(JSON.parse(error.body)).toMatchObject({ error: 'bad_request', field: 'session' });
-  });
-
-  it('sheds new sessions with 503 under pressure but still admits resumes', async () => {
-    const { url, gateway } = await start({ maxConnections: 10, maxConnectionsPerIp: 100 });
-    const first = await open(url, { user: 'u0', session: 'keep' });
-    for (let i = 1; i < 8; i++) await open(url, { user: `u${i}` });
-    await open(url, { user: 'u8' });
-    expect(gateway.stats().connections).toBe(9);
-    const error = await refusal(connect(url, { user: 'u9' }));
-    expect(error.status).toBe(503);
-    expect(JSON.parse(error.body).error).toBe('shedding');
-    first.ws.terminate();
-    await until(() => gateway.stats().connections === 8, 2_000, 'terminated socket released');
-    await open(url, { user: 'u9' }).then(() => {});
-    const resumed = await open(url, { user: 'u0', session: 'keep', lastSeq: 0 });
-    expect(resumed.frames[0]).toMatchObject({ type: 'welcome', resumed: true });
   });
 });

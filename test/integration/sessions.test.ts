@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Session } from '../../src/index.js';
-import { ManualClock } from '../helpers/clock.js';
 import { type Running, until, useGateway } from '../helpers/gateway.js';
 
+/*
+ * Sessions end to end over real sockets: one resume, one failed resume, one takeover and the
+ * application API. Numbering, the replay ring, every resume failure, the resume window and acks
+ * are in test/unit/core-session.test.ts.
+ */
 const gw = useGateway();
 let running: Running | undefined;
 
@@ -49,31 +53,6 @@ describe('resume', () => {
     for (let i = 1; i <= 6; i++) await session.send(i);
     const second = await open({ user: 'u', session: 's', lastSeq: 1 });
     expect(second.frames[0]).toMatchObject({ resumed: true, resumeFailed: 'too_far_behind', seq: 6 });
-  });
-
-  it('says unknown for a session it never had, and expired for one whose window passed', async () => {
-    const clock = new ManualClock();
-    running = await gw.start({ clock, resumeWindowMs: 1_000, timerTickMs: 100 });
-    const fresh = await open({ user: 'u', session: 'never', lastSeq: 4 });
-    expect(fresh.frames[0]).toMatchObject({ resumed: false, resumeFailed: 'unknown', seq: 0 });
-    const gone = await open({ user: 'u', session: 'old' });
-    gone.ws.terminate();
-    await until(() => running?.gateway.stats().detachedSessions === 1, 2_000, 'detached');
-    clock.advance(1_200);
-    expect(running.gateway.sessions('u').map((s) => s.id)).not.toContain('old');
-    const late = await open({ user: 'u', session: 'old', lastSeq: 2 });
-    expect(late.frames[0]).toMatchObject({ resumed: false, resumeFailed: 'expired' });
-  });
-
-  it("treats another user's session id as unknown and never shows that user's messages", async () => {
-    running = await gw.start();
-    const sessions = sessionsOf(running.gateway);
-    await open({ user: 'alice', session: 'shared' });
-    await (sessions.get('alice/shared') as Session).send('secret');
-    const mallory = await open({ user: 'mallory', session: 'shared', lastSeq: 0 });
-    expect(mallory.frames[0]).toMatchObject({ resumed: false });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(mallory.messages()).toEqual([]);
   });
 });
 
