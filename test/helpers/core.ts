@@ -6,13 +6,14 @@
  *
  * Tests use the hub's public operations only; every construction of the hub is in this file.
  */
-import type { AdmissionResult, Principal, Ticket } from '../../src/core/admission.js';
+import type { AdmissionResult } from '../../src/core/admission.js';
 import type { Connection } from '../../src/core/connection.js';
 import type { EngineFactory } from '../../src/core/engine.js';
 import { Hub } from '../../src/core/hub.js';
 import type { Identity } from '../../src/core/identity.js';
 import { ResourceLedger, Scope } from '../../src/core/scope.js';
-import { SESSION_DRAINED, type Session, SessionEnd } from '../../src/core/session.js';
+import type { Session } from '../../src/core/session.js';
+import type { SessionEndReason } from '../../src/core/session-end.js';
 import type { GatewayStats } from '../../src/core/stats.js';
 import type {
   AdmissionSubject,
@@ -21,6 +22,7 @@ import type {
   Telemetry,
   ZombieDetection,
 } from '../../src/core/telemetry.js';
+import type { Principal, Ticket } from '../../src/core/ticket.js';
 import { TimerWheel } from '../../src/core/timer-wheel.js';
 import { memoryEngine } from '../../src/engines/memory.js';
 import type { SockwardenError } from '../../src/errors.js';
@@ -33,13 +35,13 @@ import { MemoryPort, type PeerBehaviour } from './memory-port.js';
  * change in how the core names end reasons is adapted here once.
  */
 export const ENDED = {
-  expired: SessionEnd.Expired,
-  dropped: SessionEnd.Dropped,
-  shed: SessionEnd.Shed,
-  drained: SESSION_DRAINED,
+  expired: 'expired',
+  dropped: 'dropped',
+  shed: 'shed',
+  drained: 'drained',
   /** The session's socket closed with a code after which the session is not kept. */
-  closedWith: (code: number): string => `connection closed with ${code}`,
-} as const;
+  closedWith: (_code: number): SessionEndReason => 'final_close',
+} as const satisfies Record<string, SessionEndReason | ((code: number) => SessionEndReason)>;
 
 /** A telemetry that keeps every event, in order, for assertions. */
 export class RecordingTelemetry implements Telemetry {
@@ -54,6 +56,7 @@ export class RecordingTelemetry implements Telemetry {
   readonly pressureChanges: Array<{ from: PressureLevel; to: PressureLevel; ratio: number }> = [];
   readonly sessionsEnded: Array<{ user: string; session: string; reason: string }> = [];
   readonly failures: Array<{ where: string; error: unknown }> = [];
+  readonly engineStates: boolean[] = [];
 
   admission(outcome: string, subject: AdmissionSubject): void {
     this.admissions.push({ outcome, subject });
@@ -84,6 +87,9 @@ export class RecordingTelemetry implements Telemetry {
   }
   sessionEnded(user: string, session: string, reason: string): void {
     this.sessionsEnded.push({ user, session, reason });
+  }
+  engineDegraded(degraded: boolean): void {
+    this.engineStates.push(degraded);
   }
   failure(where: string, error: unknown): void {
     this.failures.push({ where, error });
@@ -204,15 +210,7 @@ export function createCore(options: CoreOptions = {}): Core {
   const sessions = new Map<string, Session>();
   const hub: Hub = new Hub({
     config,
-    engine: (engine ?? memoryEngine())(config, {
-      schedule: (delayMs, task) => wheel.schedule(delayMs, task),
-      failure: (error) => telemetry.failure('engine', error),
-      degradedChanged: () => {},
-      deliver: (operation) => hub.deliverRemote(operation),
-      handOver: (user, sessionId) => hub.handOver(user, sessionId),
-      dropDetached: (user, sessionId) => hub.dropDetached(user, sessionId),
-      replay: { resumeWindowMs: config.resumeWindowMs, maxMessages: config.replay.maxMessages },
-    }),
+    engine: engine ?? memoryEngine(),
     wheel,
     ledger,
     root,
