@@ -111,13 +111,16 @@ export function encodeRouted(from: string, n: number, payload: Payload): string 
 export function decodeRouted(
   text: string,
 ): { ok: true; message: RoutedMessage } | { ok: false; error: unknown } {
-  let message: { from?: unknown; n?: unknown; payload?: unknown };
+  let value: unknown;
   try {
-    message = JSON.parse(text) as typeof message;
+    value = JSON.parse(text);
   } catch (error) {
     return { ok: false, error };
   }
-  const { from, n, payload } = message;
+  // `null` and other non-objects are valid JSON too, and destructuring them would throw in the
+  // subscriber's listener.
+  if (typeof value !== 'object' || value === null) return { ok: false, error: undefined };
+  const { from, n, payload } = value as { from?: unknown; n?: unknown; payload?: unknown };
   if (!isString(from) || typeof n !== 'number' || !isPayload(payload)) return { ok: false, error: undefined };
   return { ok: true, message: { from, n, payload } };
 }

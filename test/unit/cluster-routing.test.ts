@@ -60,6 +60,9 @@ describe('routing messages', () => {
     expect(notJson.ok).toBe(false);
     expect((notJson as { error: unknown }).error).toBeInstanceOf(SyntaxError);
     const malformed: unknown[] = [
+      null,
+      0,
+      true,
       {},
       [],
       'text',
