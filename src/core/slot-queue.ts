@@ -28,6 +28,9 @@ export class SlotQueue {
 
   /** Waits up to `remainingMs` for `slotFreed(user)`; the waiter then retries admission. */
   wait(user: string, remainingMs: number, signal: AbortSignal): Promise<QueueOutcome> {
+    // A client that left while its upgrade was being probed must not take a place, nor the wake of
+    // the next freed slot: its abort event has fired already and would never come again.
+    if (signal.aborted) return Promise.resolve('aborted');
     if (remainingMs <= 0) return Promise.resolve('timeout');
     if (this.count >= this.maxQueued) return Promise.resolve('full');
     if ((this.waiting.get(user)?.length ?? 0) >= this.maxQueuedPerUser) return Promise.resolve('user_full');

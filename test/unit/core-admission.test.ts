@@ -285,6 +285,26 @@ describe('per-user limit', () => {
     holder.connection.closed(1000);
     await core.connect({ user: 'u' });
   });
+
+  it('never queues an upgrade whose client left during the zombie probe, nor lets it take a live waiter’s slot', async () => {
+    const core = createCore({ maxConnectionsPerUser: 1, perUserPolicy: 'queue', queueTimeoutMs: 10_000 });
+    const holder = await core.connect({ user: 'u' });
+    const gone = new AbortController();
+    // The holder answers the probe on the next microtask; the client leaves before that.
+    const leaving = track(core.refuse({ user: 'u', signal: gone.signal }));
+    gone.abort();
+    const live = track(core.connect({ user: 'u', session: 'live' }));
+    await core.flush();
+    expect(leaving.settled).toBe(true);
+    expect(leaving.value).toMatchObject({
+      code: 'bad_request',
+      message: 'the client went away during admission',
+    });
+    expect(core.stats().queuedUpgrades).toBe(1);
+    holder.connection.closed(1000);
+    await core.flush();
+    expect((live.value as Opened | undefined)?.session.id).toBe('live');
+  });
 });
 
 describe('zombie probe', () => {
