@@ -154,7 +154,7 @@ describe('sockwarden serve', () => {
     for (let i = 0; i < 50; i++) {
       await fetch(`${base}/api/publish`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${API_KEY}` },
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
         body: JSON.stringify({ user: `nobody-${i}`, data: { text } }),
       });
     }
