@@ -35,7 +35,7 @@ export interface ApiAccess {
 export const MIN_API_KEY_LENGTH = 16;
 
 /** Whether a socket's remote address is this machine. */
-export function isLoopback(address: string | undefined): boolean {
+function isLoopback(address: string | undefined): boolean {
   return (
     address !== undefined &&
     (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'))

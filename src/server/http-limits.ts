@@ -6,6 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { GC_MIN_INTERVAL_MS } from './garbage-collection.js';
+import { METRICS_CACHE_MS } from './metrics-cache.js';
 
 /** The HTTP server's timeouts and per-socket bounds. */
 export interface HttpServerLimits {
@@ -40,8 +42,8 @@ export const HTTP_SERVER_LIMITS: HttpServerLimits = {
   timeoutCheckIntervalMs: 1_000,
   maxUnansweredPerSocket: 16,
   maxUnreadAnswerBytes: 1024 * 1024,
-  metricsCacheMs: 1_000,
-  gcMinIntervalMs: 10_000,
+  metricsCacheMs: METRICS_CACHE_MS,
+  gcMinIntervalMs: GC_MIN_INTERVAL_MS,
 };
 
 /** Logs at most one line per this many ms about disconnected pipeliners. */
