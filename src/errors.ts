@@ -76,6 +76,20 @@ export const ERROR_CODES = {
     status: 503,
     summary: 'The dashboard already streams to its maximum number of viewers; retry after one leaves.',
   },
+  auth_throttled: {
+    status: 429,
+    summary:
+      'Too many wrong API keys from this address: the HTTP API and dashboard sign-in refuse it until Retry-After.',
+  },
+  cross_site_request: {
+    status: 403,
+    summary:
+      'A browser request from another site (Origin or Sec-Fetch-Site) to the HTTP API or the dashboard sign-in.',
+  },
+  bad_content_type: {
+    status: 415,
+    summary: 'An HTTP API request body without Content-Type: application/json.',
+  },
   not_found: { status: 404, summary: 'No such HTTP route.' },
   method_not_allowed: { status: 405, summary: 'The HTTP route exists but not for this method.' },
   gc_unavailable: {

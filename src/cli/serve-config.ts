@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SockwardenError } from '../errors.js';
 import type { TunableOptions } from '../options.js';
+import { type MetricsAccess, MIN_API_KEY_LENGTH } from '../server/api-access.js';
 import { camelCase, envName, FLAGS, type FlagSpec } from './serve-flags.js';
 
 /** Everything `serve` needs, validated. */
@@ -18,6 +19,8 @@ export interface ServeConfig {
   jwtSecret: string | undefined;
   jwtPublicKeyFile: string | undefined;
   apiKey: string | undefined;
+  /** Who may scrape `/metrics`. */
+  metricsAuth: MetricsAccess;
   backendUrl: string | undefined;
   backendSecret: string | undefined;
   backendEvents: Array<'connect' | 'disconnect'>;
@@ -205,6 +208,15 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
   // Refreshed every third of it on the timer wheel: below 1 s the refresh would be most of the work.
   if (ttl !== undefined && ttl < 1_000)
     throw invalid(ttlFlag, describeFlag(ttlFlag), `must be at least 1000 ms (got ${ttl})`);
+  const apiKeyFlag = FLAGS.find((f) => f.name === 'api-key') as FlagSpec;
+  const apiKey = text('api-key');
+  // Checked here, not in convert(): the message must not echo the value, which is a secret.
+  if (apiKey !== undefined && apiKey.length < MIN_API_KEY_LENGTH)
+    throw invalid(
+      apiKeyFlag,
+      describeFlag(apiKeyFlag),
+      `must be at least ${MIN_API_KEY_LENGTH} characters (got ${apiKey.length}): a short key is guessed in seconds; generate one with \`openssl rand -hex 32\``,
+    );
   if (workers > 1 && text('redis') === undefined) {
     throw invalid(
       workersFlag,
@@ -219,7 +231,8 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     insecure: (values.get('insecure') as boolean | undefined) ?? false,
     jwtSecret: text('jwt-secret'),
     jwtPublicKeyFile: text('jwt-public-key'),
-    apiKey: text('api-key'),
+    apiKey,
+    metricsAuth: (text('metrics-auth') as MetricsAccess | undefined) ?? 'open',
     backendUrl: text('backend-url'),
     backendSecret: text('backend-secret'),
     backendEvents: backendEvents as Array<'connect' | 'disconnect'>,

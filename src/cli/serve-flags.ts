@@ -60,7 +60,15 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: 'api-key',
     kind: 'string',
-    description: 'Bearer key for /api; without it the API is closed (open on loopback with --insecure).',
+    description:
+      'Bearer key for /api and the dashboard, at least 16 characters; without it the API is closed (open on loopback with --insecure).',
+  },
+  {
+    name: 'metrics-auth',
+    kind: 'string',
+    description: 'Who may scrape /metrics: open (anyone) or key (the API key, like /api).',
+    defaultValue: 'open',
+    choices: ['open', 'key'],
   },
   {
     name: 'backend-url',

@@ -1,14 +1,16 @@
 /**
- * The server-mode HTTP API under `/api`, behind `Authorization: Bearer <api key>`. Bodies are
- * validated with zod before anything happens, so a bad request changes nothing.
+ * The server-mode HTTP API under `/api`, behind `Authorization: Bearer <api key>`. Cross-site
+ * requests and bodies other than JSON are refused before anything else, and bodies are validated
+ * with zod before anything happens, so a bad request changes nothing.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { SESSION_ID_PATTERN } from '../protocol.js';
-import { collectGarbage } from './garbage-collection.js';
+import type { ApiKeyGuard } from './api-access.js';
+import { hasBody, refuseCrossSite, requireJsonBody } from './cross-site.js';
+import type { GarbageCollectionPacer } from './garbage-collection.js';
 
 const user = z.string().min(1).max(128);
 const session = z.string().regex(SESSION_ID_PATTERN, 'must match [A-Za-z0-9_-]{1,64}');
@@ -20,23 +22,15 @@ const publishBody = z
   });
 const disconnectBody = z.strictObject({ user, session: session.optional() });
 
-/** Who may call the API. */
-export interface ApiAccess {
-  /** The API key, or undefined when none was configured. */
-  apiKey: string | undefined;
-  /** With no key: whether loopback callers may use the API (insecure development mode). */
-  openOnLoopback: boolean;
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-function isLoopback(address: string | undefined): boolean {
-  return (
-    address !== undefined &&
-    (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'))
-  );
+/** What the API of one server works with. */
+export interface ApiContext {
+  gateway: Gateway;
+  /** Checks the caller's key and throttles wrong ones. */
+  guard: ApiKeyGuard;
+  /** Runs `POST /api/gc`, at most one collection per interval. */
+  gc: GarbageCollectionPacer;
+  /** The server's own figures, added to `/api/stats`. */
+  serverStats: () => Record<string, unknown>;
 }
 
 /** Sends a JSON response. */
@@ -61,19 +55,6 @@ export function sendError(res: ServerResponse, error: SockwardenError): void {
   const headers: Record<string, string> =
     error.retryAfterMs === undefined ? {} : { 'retry-after': String(Math.ceil(error.retryAfterMs / 1000)) };
   sendJson(res, error.status, error.toJSON(), headers);
-}
-
-/** Checks the caller against the API access rule; throws `unauthorized` when it may not call. */
-export function authorize(req: IncomingMessage, access: ApiAccess): void {
-  if (access.apiKey === undefined) {
-    if (access.openOnLoopback && isLoopback(req.socket.remoteAddress)) return;
-    throw new SockwardenError('unauthorized', 'the API is disabled: start the server with --api-key');
-  }
-  const header = req.headers.authorization ?? '';
-  const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-  if (!timingSafeEqual(digest(given), digest(access.apiKey))) {
-    throw new SockwardenError('unauthorized', 'missing or wrong API key in Authorization: Bearer');
-  }
 }
 
 /** Reads a request body as text; throws `payload_too_large` past `limit` bytes. */
@@ -116,25 +97,27 @@ function validate<T>(schema: z.ZodType<T>, value: unknown): T {
   throw new SockwardenError('bad_request', message, { field });
 }
 
-/** Handles one `/api/...` request; `serverStats` adds the server's own figures to `/api/stats`. */
+/** Handles one `/api/...` request. */
 export async function handleApi(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-  gateway: Gateway,
-  access: ApiAccess,
-  serverStats: () => Record<string, unknown> = () => ({}),
+  { gateway, guard, gc, serverStats }: ApiContext,
 ): Promise<void> {
-  authorize(req, access);
+  // Before the key: a forged request is refused whatever it carries, and is no guess at the key.
+  refuseCrossSite(req);
+  guard.authorize(req);
   const route = `${req.method} ${url.pathname}`;
   switch (route) {
     case 'POST /api/publish': {
+      requireJsonBody(req);
       const body = validate(publishBody, await readJson(req, gateway.config.maxPayloadBytes));
       const target =
         body.session === undefined ? { user: body.user } : { user: body.user, session: body.session };
       return sendJson(res, 200, gateway.publish(target, body.data));
     }
     case 'POST /api/disconnect': {
+      requireJsonBody(req);
       const body = validate(disconnectBody, await readJson(req, gateway.config.maxPayloadBytes));
       const target =
         body.session === undefined ? { user: body.user } : { user: body.user, session: body.session };
@@ -154,8 +137,10 @@ export async function handleApi(
       });
     }
     case 'POST /api/gc':
-      // Takes no body: there is nothing to choose. One pause for every caller of a burst.
-      return sendJson(res, 200, await collectGarbage());
+      // Takes no body: there is nothing to choose. A body, though, must be JSON like any other, or
+      // a cross-site form could still reach it. One pause per interval, whoever calls.
+      if (hasBody(req)) requireJsonBody(req);
+      return sendJson(res, 200, await gc.collect());
   }
   const known = ['/api/publish', '/api/disconnect', '/api/sessions', '/api/stats', '/api/gc'];
   if (known.includes(url.pathname))

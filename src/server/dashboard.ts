@@ -1,6 +1,7 @@
 /**
  * `/dashboard`: the live page, its script and the charting library (served from this package, never
- * from the internet), the sign-in for a browser, and the stats stream.
+ * from the internet), the sign-in for a browser (a POSTed form only: a key in the address would stay
+ * in the browser's history and in proxy logs), and the stats stream.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -8,7 +9,9 @@ import { createRequire } from 'node:module';
 import { DASHBOARD_PAGE, signInPage } from '../dashboard/page.js';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import { type ApiAccess, readBody } from './api.js';
+import { readBody } from './api.js';
+import type { ApiKeyGuard } from './api-access.js';
+import { refuseCrossSite } from './cross-site.js';
 import { authorizeDashboard, signIn } from './dashboard-access.js';
 import { DashboardStreams } from './dashboard-stream.js';
 
@@ -56,30 +59,45 @@ function html(res: ServerResponse, status: number, body: string, headers: Record
     .end(body);
 }
 
-/** Creates the dashboard routes for a gateway behind the API's access rule. */
-export function createDashboard(gateway: Gateway, access: ApiAccess): Dashboard {
+/** What the sign-in page says to a viewer who put the key in the address. */
+const KEY_IN_ADDRESS =
+  'sign in with this form: a key in the address is not accepted, as it would stay in the browser history and in logs';
+
+/** The sign-in page again, saying why; with Retry-After when the address is throttled. */
+function refuseSignIn(res: ServerResponse, error: SockwardenError, problem: string | undefined): void {
+  const retry: Record<string, string> =
+    error.retryAfterMs === undefined ? {} : { 'retry-after': String(Math.ceil(error.retryAfterMs / 1000)) };
+  html(res, error.status, signInPage(problem), retry);
+}
+
+/** Creates the dashboard routes for a gateway behind the API's access rule, checked by `guard`. */
+export function createDashboard(gateway: Gateway, guard: ApiKeyGuard): Dashboard {
   const streams = new DashboardStreams(gateway);
   const cache = new Map<string, Buffer>();
 
-  const signInWith = (key: string, res: ServerResponse) => {
+  const signInWith = (key: string, req: IncomingMessage, res: ServerResponse) => {
     try {
-      const cookie = signIn(key, access);
-      // Redirect so the key is in neither the address bar nor the browser history.
+      const cookie = signIn(key, req.socket.remoteAddress, guard);
+      // Redirect so that a reload does not post the form again.
       res.writeHead(303, { location: '/dashboard', 'set-cookie': cookie, 'cache-control': 'no-store' }).end();
     } catch (error) {
       if (!(error instanceof SockwardenError)) throw error;
-      html(res, 401, signInPage(error.message));
+      refuseSignIn(res, error, error.message);
     }
   };
 
   const page = (req: IncomingMessage, res: ServerResponse, url: URL) => {
-    const key = url.searchParams.get('key');
-    if (key !== null) return signInWith(key, res);
     try {
-      authorizeDashboard(req, access);
+      authorizeDashboard(req, guard);
     } catch (error) {
       if (!(error instanceof SockwardenError)) throw error;
-      html(res, 401, signInPage(access.apiKey === undefined ? error.message : undefined));
+      const problem =
+        guard.access.apiKey === undefined || error.code !== 'unauthorized'
+          ? error.message
+          : url.searchParams.has('key')
+            ? KEY_IN_ADDRESS
+            : undefined;
+      refuseSignIn(res, error, problem);
       return;
     }
     html(res, 200, DASHBOARD_PAGE);
@@ -88,15 +106,18 @@ export function createDashboard(gateway: Gateway, access: ApiAccess): Dashboard 
   return {
     async handle(req, res, url) {
       if (req.method === 'POST' && (url.pathname === '/dashboard' || url.pathname === '/dashboard/')) {
+        // Or another site could make its visitors' browsers guess the key for it, each from its own
+        // address, past the per-address throttle.
+        refuseCrossSite(req);
         const form = new URLSearchParams(await readBody(req, SIGN_IN_BODY_LIMIT));
-        return signInWith(form.get('key') ?? '', res);
+        return signInWith(form.get('key') ?? '', req, res);
       }
       if (req.method !== 'GET') {
         throw new SockwardenError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
       }
       if (url.pathname === '/dashboard' || url.pathname === '/dashboard/') return page(req, res, url);
       if (url.pathname === '/dashboard/stream') {
-        authorizeDashboard(req, access);
+        authorizeDashboard(req, guard);
         return streams.start(res);
       }
       const file = FILES[url.pathname];

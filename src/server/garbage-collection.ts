@@ -73,3 +73,49 @@ export function collectGarbage(): Promise<CollectionResult> {
   }
   return running;
 }
+
+/** The shortest time between two collections that `POST /api/gc` runs (ms). */
+export const GC_MIN_INTERVAL_MS = 10_000;
+
+/** A collection as `POST /api/gc` reports it. */
+export interface PacedCollectionResult extends CollectionResult {
+  /** True when this caller did not start the collection: it shared a running one or got the last. */
+  shared: boolean;
+  /** How long ago the collection finished (ms); 0 for one that ran for this caller. */
+  ageMs: number;
+}
+
+/**
+ * Collections on request, at most one per interval. Each one pauses the whole process for tens of
+ * milliseconds, so a caller in a loop (or an attacker holding the key) could otherwise stall every
+ * connection; within the interval a caller gets the last result, marked as shared, which is still
+ * the figure a leak check wants: the heap without the garbage of its last busy minute.
+ */
+export class GarbageCollectionPacer {
+  private running: Promise<CollectionResult> | undefined;
+  private last: { result: CollectionResult; finishedAt: number } | undefined;
+
+  constructor(
+    private readonly minIntervalMs: number = GC_MIN_INTERVAL_MS,
+    private readonly runCollection: () => Promise<CollectionResult> = collectGarbage,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Runs a collection, or shares the running one, or returns the last one within the interval. */
+  async collect(): Promise<PacedCollectionResult> {
+    if (this.running) return { ...(await this.running), shared: true, ageMs: 0 };
+    const last = this.last;
+    if (last && this.now() - last.finishedAt < this.minIntervalMs) {
+      return { ...last.result, shared: true, ageMs: Math.round(this.now() - last.finishedAt) };
+    }
+    const running = this.runCollection();
+    this.running = running;
+    try {
+      const result = await running;
+      this.last = { result, finishedAt: this.now() };
+      return { ...result, shared: false, ageMs: 0 };
+    } finally {
+      this.running = undefined;
+    }
+  }
+}

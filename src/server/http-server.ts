@@ -1,14 +1,21 @@
 /**
  * The standalone server's HTTP side: `/healthz`, `/readyz`, `/metrics`, the `/api` routes, the
- * dashboard, the SDK and pages, and the WebSocket upgrade path, all on one `node:http` server.
+ * dashboard, the SDK and pages, and the WebSocket upgrade path, all on one `node:http` server,
+ * bounded against slow and pipelining clients (src/server/http-limits.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import { type ApiAccess, handleApi, sendError, sendJson } from './api.js';
+import { type ApiContext, handleApi, sendError, sendJson } from './api.js';
+import { type ApiAccess, ApiKeyGuard } from './api-access.js';
 import { createDashboard, type Dashboard } from './dashboard.js';
 import { MAX_DASHBOARD_STREAMS } from './dashboard-stream.js';
+import { GarbageCollectionPacer } from './garbage-collection.js';
+import { HTTP_SERVER_LIMITS, type HttpServerLimits, PipeliningGuard } from './http-limits.js';
+import { cachedRender } from './metrics-cache.js';
 import { staticAssets } from './static-assets.js';
+
+export { HTTP_SERVER_LIMITS, type HttpServerLimits } from './http-limits.js';
 
 /** The HTTP server and its dashboard, whose streams the caller ends at shutdown. */
 export interface GatewayHttpServer {
@@ -16,36 +23,69 @@ export interface GatewayHttpServer {
   dashboard: Dashboard;
 }
 
-/** Builds the HTTP server around a gateway; the caller listens. `pages` maps paths to HTML pages. */
+/** What a request is routed with. */
+interface Routes {
+  gateway: Gateway;
+  guard: ApiKeyGuard;
+  assets: ReturnType<typeof staticAssets>;
+  dashboard: Dashboard;
+  api: ApiContext;
+  metricsText: () => Promise<string>;
+}
+
+/**
+ * Builds the HTTP server around a gateway; the caller listens. `pages` maps paths to HTML pages;
+ * `limits` overrides {@link HTTP_SERVER_LIMITS}. Throws `invalid_config` for an API key shorter
+ * than MIN_API_KEY_LENGTH.
+ */
 export function createHttpServer(
   gateway: Gateway,
   access: ApiAccess,
   pages: Record<string, string> = {},
+  limits: Partial<HttpServerLimits> = {},
 ): GatewayHttpServer {
-  const assets = staticAssets(pages);
-  const dashboard = createDashboard(gateway, access);
-  const server = createServer((req, res) => {
-    route(req, res, gateway, access, assets, dashboard).catch((error: unknown) => {
-      if (error instanceof SockwardenError) sendError(res, error);
-      else {
-        gateway.logger.error({ err: error, url: req.url }, 'HTTP request failed');
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'internal error' });
-        else res.destroy();
-      }
-    });
-  });
+  const bounds: HttpServerLimits = { ...HTTP_SERVER_LIMITS, ...limits };
+  const guard = new ApiKeyGuard(access, gateway.logger);
+  const dashboard = createDashboard(gateway, guard);
+  const routes: Routes = {
+    gateway,
+    guard,
+    assets: staticAssets(pages),
+    dashboard,
+    api: {
+      gateway,
+      guard,
+      gc: new GarbageCollectionPacer(bounds.gcMinIntervalMs),
+      serverStats: () => ({ dashboard: { viewers: dashboard.viewers, maxViewers: MAX_DASHBOARD_STREAMS } }),
+    },
+    metricsText: cachedRender(() => gateway.metrics(), bounds.metricsCacheMs),
+  };
+  const pipelining = new PipeliningGuard(bounds, gateway.logger);
+  const server = createServer(
+    {
+      headersTimeout: bounds.headersTimeoutMs,
+      requestTimeout: bounds.requestTimeoutMs,
+      connectionsCheckingInterval: bounds.timeoutCheckIntervalMs,
+    },
+    (req, res) => {
+      if (!pipelining.admit(req, res)) return;
+      route(req, res, routes).catch((error: unknown) => {
+        if (error instanceof SockwardenError) sendError(res, error);
+        else {
+          gateway.logger.error({ err: error, url: req.url }, 'HTTP request failed');
+          if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'internal error' });
+          else res.destroy();
+        }
+      });
+    },
+  );
+  server.keepAliveTimeout = bounds.keepAliveTimeoutMs;
   gateway.attach(server);
   return { server, dashboard };
 }
 
-async function route(
-  req: IncomingMessage,
-  res: ServerResponse,
-  gateway: Gateway,
-  access: ApiAccess,
-  assets: ReturnType<typeof staticAssets>,
-  dashboard: Dashboard,
-): Promise<void> {
+async function route(req: IncomingMessage, res: ServerResponse, routes: Routes): Promise<void> {
+  const { gateway, guard, assets, dashboard } = routes;
   const url = new URL(req.url ?? '/', 'http://gateway.invalid');
   if (req.method === 'GET' && assets(url.pathname, res)) return;
   if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -54,16 +94,15 @@ async function route(
     return sendJson(res, readiness.ready ? 200 : 503, readiness);
   }
   if (url.pathname === '/metrics') {
-    // Open like most exporters: labels are bounded and carry no user id.
-    const text = await gateway.metrics();
+    // Open by default like most exporters (labels are bounded and carry no user id); `key` puts it
+    // behind the API's rule. Either way it is rendered at most once per metricsCacheMs.
+    if (guard.access.metrics === 'key') guard.authorize(req);
+    const text = await routes.metricsText();
     res.writeHead(200, { 'content-type': gateway.metricsContentType }).end(text);
     return;
   }
   if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/'))
     return dashboard.handle(req, res, url);
-  if (url.pathname.startsWith('/api/'))
-    return handleApi(req, res, url, gateway, access, () => ({
-      dashboard: { viewers: dashboard.viewers, maxViewers: MAX_DASHBOARD_STREAMS },
-    }));
+  if (url.pathname.startsWith('/api/')) return handleApi(req, res, url, routes.api);
   throw new SockwardenError('not_found', `no route ${url.pathname}`);
 }

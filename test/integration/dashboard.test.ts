@@ -23,7 +23,7 @@ function form(key: string): RequestInit {
 
 describe('dashboard access', () => {
   it('asks a browser to sign in with the API key, and the cookie it gets opens the dashboard only', async () => {
-    const { base } = await serve(['--insecure', '--api-key', 'k-secret-123']);
+    const { base } = await serve(['--insecure', '--api-key', 'k-secret-123-0123456789']);
     const anonymous = await fetch(`${base}/dashboard`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('content-type')).toMatch(/text\/html/);
@@ -33,12 +33,12 @@ describe('dashboard access', () => {
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toMatch(/wrong API key/);
 
-    const right = await fetch(`${base}/dashboard`, form('k-secret-123'));
+    const right = await fetch(`${base}/dashboard`, form('k-secret-123-0123456789'));
     expect(right.status).toBe(303);
     expect(right.headers.get('location')).toBe('/dashboard');
     const setCookie = right.headers.get('set-cookie') ?? '';
     expect(setCookie).toMatch(/; Path=\/dashboard; HttpOnly; SameSite=Strict$/);
-    expect(setCookie).not.toContain('k-secret-123');
+    expect(setCookie).not.toContain('k-secret-123-0123456789');
     const cookie = setCookie.split(';')[0] as string;
 
     const page = await fetch(`${base}/dashboard`, { headers: { cookie } });
@@ -56,14 +56,14 @@ describe('dashboard access', () => {
     expect(await refused.json()).toMatchObject({ error: 'unauthorized' });
     // A script uses the API's own header.
     const bearer = await openEventStream(`${base}/dashboard/stream`, {
-      authorization: 'Bearer k-secret-123',
+      authorization: 'Bearer k-secret-123-0123456789',
     });
     expect(bearer.status).toBe(200);
     bearer.close();
   });
 
   it('serves its script and the charting library from the package, to anyone', async () => {
-    const { base } = await serve(['--insecure', '--api-key', 'k-secret-123']);
+    const { base } = await serve(['--insecure', '--api-key', 'k-secret-123-0123456789']);
     for (const path of ['/dashboard/app.js', '/dashboard/vendor/uPlot.esm.js']) {
       const res = await fetch(`${base}${path}`);
       expect(res.status, path).toBe(200);

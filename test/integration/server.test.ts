@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { run, serve } from '../helpers/cli.js';
 import { connect } from '../helpers/gateway.js';
 
+/** An API key as strong as `serve` requires (16 characters at least). */
+const API_KEY = 'k3y-0123456789abcdef';
+
 describe('invalid configuration', () => {
   it.each([
     [
@@ -84,11 +87,11 @@ describe('invalid configuration', () => {
 
 describe('sockwarden serve', () => {
   it('serves health, metrics and the API, validates bodies, and drains to exit 0 on SIGTERM', async () => {
-    const { child, base, exited } = await serve(['--insecure', '--api-key', 'k3y']);
+    const { child, base, exited } = await serve(['--insecure', '--api-key', API_KEY]);
     const api = (path: string, init: RequestInit = {}) =>
       fetch(`${base}${path}`, {
         ...init,
-        headers: { authorization: 'Bearer k3y', 'content-type': 'application/json', ...init.headers },
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', ...init.headers },
       });
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
@@ -141,17 +144,17 @@ describe('sockwarden serve', () => {
   });
 
   it('runs a garbage collection on POST /api/gc and reports memory before and after', async () => {
-    const { base } = await serve(['--insecure', '--api-key', 'k3y']);
-    const gc = (key = 'k3y', method = 'POST') =>
+    const { base } = await serve(['--insecure', '--api-key', API_KEY]);
+    const gc = (key = API_KEY, method = 'POST') =>
       fetch(`${base}/api/gc`, { method, headers: { authorization: `Bearer ${key}` } });
     expect((await gc('wrong')).status).toBe(401);
-    expect((await gc('k3y', 'GET')).status).toBe(405);
+    expect((await gc(API_KEY, 'GET')).status).toBe(405);
     // Garbage the collection has to find: parsed bodies of publishes to nobody.
     const text = 'x'.repeat(20_000);
     for (let i = 0; i < 50; i++) {
       await fetch(`${base}/api/publish`, {
         method: 'POST',
-        headers: { authorization: 'Bearer k3y' },
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
         body: JSON.stringify({ user: `nobody-${i}`, data: { text } }),
       });
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readServeConfig } from '../../src/cli/serve-config.js';
 import { DEFAULTS, resolveOptions, SockwardenError } from '../../src/index.js';
 
 function configError(input: unknown): SockwardenError {
@@ -54,5 +55,31 @@ describe('options', () => {
   it('checks options against each other', () => {
     expect(configError({ highWaterMarkBytes: 2_000_000 }).message).toContain("'maxBufferedBytes'");
     expect(configError({ heartbeatIntervalMs: 1_000, pongTimeoutMs: 1_000 }).field).toBe('pongTimeoutMs');
+  });
+});
+
+describe('serve options of the HTTP side', () => {
+  const strongKey = 'a'.repeat(16);
+
+  it('keeps /metrics open by default, and puts it behind the key with --metrics-auth key', () => {
+    expect(readServeConfig([], {}).metricsAuth).toBe('open');
+    expect(readServeConfig(['--metrics-auth', 'key'], {}).metricsAuth).toBe('key');
+    expect(readServeConfig([], { SOCKWARDEN_METRICS_AUTH: 'key' }).metricsAuth).toBe('key');
+    expect(() => readServeConfig(['--metrics-auth', 'none'], {})).toThrow(
+      /--metrics-auth: must be one of open, key \(got "none"\)/,
+    );
+  });
+
+  it('takes an API key of 16 characters or more, from any source', () => {
+    expect(readServeConfig(['--api-key', strongKey], {}).apiKey).toBe(strongKey);
+    expect(readServeConfig([], { SOCKWARDEN_API_KEY: strongKey }).apiKey).toBe(strongKey);
+    for (const [argv, env] of [
+      [['--api-key', 'a'.repeat(15)], {}],
+      [[], { SOCKWARDEN_API_KEY: 'ab' }],
+    ] as const) {
+      expect(() => readServeConfig([...argv], env)).toThrow(
+        expect.objectContaining({ code: 'invalid_config', field: 'api-key' }),
+      );
+    }
   });
 });

@@ -1,0 +1,126 @@
+/**
+ * `/metrics` against an attacker on the open port: pipelined scrapes that are never read must not
+ * grow the server's memory or stall its event loop, renders are shared, and `/metrics` can be put
+ * behind the API key.
+ */
+import type { Server } from 'node:http';
+import { type AddressInfo, type Socket, connect as tcpConnect } from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createGateway, type Gateway } from '../../src/index.js';
+import type { ApiAccess } from '../../src/server/api-access.js';
+import { createHttpServer, HTTP_SERVER_LIMITS, type HttpServerLimits } from '../../src/server/http-server.js';
+import { serve } from '../helpers/cli.js';
+
+const KEY = 'metrics-test-key-0123456789';
+
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+});
+
+/** A gateway behind `createHttpServer` in this process, on a free loopback port. */
+async function inProcess(
+  access: ApiAccess,
+  limits: Partial<HttpServerLimits> = {},
+): Promise<{ gateway: Gateway; server: Server; base: string }> {
+  const gateway = createGateway({ insecure: true, logger: pino({ level: 'silent' }) });
+  const { server, dashboard } = createHttpServer(gateway, access, {}, limits);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  stops.push(async () => {
+    dashboard.close();
+    await gateway.close({ drainMs: 0 });
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { gateway, server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** Opens a socket that writes `count` pipelined scrapes at once and never reads an answer. */
+function pipelineWithoutReading(port: number, count: number): Socket {
+  const socket = tcpConnect(port, '127.0.0.1');
+  socket.pause();
+  socket.on('error', () => {});
+  socket.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(count));
+  return socket;
+}
+
+/** Reads a paused attacker's socket to its end; resolves with how many answers it got. */
+function answersUntilClosed(socket: Socket): Promise<number> {
+  let text = '';
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+  });
+  socket.resume();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server kept the socket open')), 5_000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text.split('HTTP/1.1 200').length - 1);
+    });
+  });
+}
+
+async function timed(url: string): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  await res.arrayBuffer();
+  expect(res.status).toBe(200);
+  return performance.now() - started;
+}
+
+describe('/metrics under pipelined scrapes', () => {
+  it('cuts sockets that pipeline scrapes without reading, and keeps memory and /healthz in bounds', async () => {
+    const { base } = await serve(['--insecure']);
+    const stats = async () =>
+      (await (await fetch(`${base}/api/stats`, { signal: AbortSignal.timeout(2_000) })).json()) as {
+        process: { rssBytes: number };
+      };
+    const before = (await stats()).process.rssBytes;
+    const port = Number(new URL(base).port);
+    // What the report measured: 12 sockets, thousands of scrapes each, nothing ever read.
+    const attackers = Array.from({ length: 12 }, () => pipelineWithoutReading(port, 2_000));
+    let slowest = 0;
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      slowest = Math.max(slowest, await timed(`${base}/healthz`));
+    }
+    // What is left is Node parsing the one chunk each attacker sent before its socket was cut.
+    expect(slowest).toBeLessThan(1_500);
+    // Read now: each attacker got a few answers at most, then the server closed its socket.
+    const answered = await Promise.all(attackers.map(answersUntilClosed));
+    expect(Math.max(...answered)).toBeLessThanOrEqual(HTTP_SERVER_LIMITS.maxUnansweredPerSocket);
+    const grown = (await stats()).process.rssBytes - before;
+    expect(grown).toBeLessThan(100 * 1024 * 1024);
+  });
+
+  it('renders once for concurrent scrapes and reuses the text for a second', async () => {
+    const { gateway, base } = await inProcess({ apiKey: undefined, openOnLoopback: true });
+    const renders = vi.spyOn(gateway, 'metrics');
+    const bodies = await Promise.all(
+      Array.from({ length: 20 }, async () => (await fetch(`${base}/metrics`)).text()),
+    );
+    for (let i = 0; i < 20; i++) await (await fetch(`${base}/metrics`)).text();
+    expect(renders).toHaveBeenCalledTimes(1);
+    expect(new Set(bodies).size).toBe(1);
+    expect(bodies[0]).toMatch(/^sockwarden_connections 0$/m);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await (await fetch(`${base}/metrics`)).text();
+    expect(renders).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('/metrics access', () => {
+  it('is open by default, and behind the API key with metrics: key', async () => {
+    const open = await inProcess({ apiKey: KEY, openOnLoopback: false });
+    expect((await fetch(`${open.base}/metrics`)).status).toBe(200);
+
+    const closed = await inProcess({ apiKey: KEY, openOnLoopback: false, metrics: 'key' });
+    const refused = await fetch(`${closed.base}/metrics`);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: 'unauthorized' });
+    const scraped = await fetch(`${closed.base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toMatch(/^sockwarden_connections 0$/m);
+  });
+});
