@@ -118,7 +118,7 @@ async function buildServer(
   let demo: DemoBackend | undefined;
   const { server, dashboard } = createHttpServer(
     gateway,
-    { apiKey: config.apiKey, openOnLoopback: config.insecure },
+    { apiKey: config.apiKey, openOnLoopback: config.insecure, metrics: config.metricsAuth },
     config.demo ? { '/': DEMO_PAGE } : {},
   );
   try {

@@ -6,14 +6,14 @@ import { run } from './cli.js';
 export const SOAK_SERVER_FLAGS: readonly string[] = [
   '--insecure',
   '--api-key',
-  'soak-key',
+  'soak-key-0123456789abcdef',
   '--heartbeat-interval',
   '1000',
   '--pong-timeout',
   '500',
 ];
 
-/** Runs the soak with `args` (its API key is `soak-key`); throws with its stderr when it printed no report. */
+/** Runs the soak with `args` (its API key is `soak-key-0123456789abcdef`); throws with its stderr when it printed no report. */
 export async function runSoak(
   base: string,
   args: string[],
@@ -25,7 +25,7 @@ export async function runSoak(
     '--api',
     base,
     '--api-key',
-    'soak-key',
+    'soak-key-0123456789abcdef',
     '--json',
     ...args,
   ]);

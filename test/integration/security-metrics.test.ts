@@ -123,4 +123,11 @@ describe('/metrics access', () => {
     expect(scraped.status).toBe(200);
     expect(await scraped.text()).toMatch(/^sockwarden_connections 0$/m);
   });
+
+  it('is put behind the key by sockwarden serve --metrics-auth key', async () => {
+    const { base } = await serve(['--insecure', '--api-key', KEY, '--metrics-auth', 'key']);
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    const scraped = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(scraped.status).toBe(200);
+  });
 });
