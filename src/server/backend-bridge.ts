@@ -11,10 +11,8 @@ import type { Session } from '../core/session.js';
 import type { UpstreamAttempt } from '../core/upstream.js';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import { UpstreamError } from '../governor/governor.js';
-import { parseRetryAfter } from '../retry-after.js';
+import { type BackendTarget, postToBackend } from './backend-post.js';
 import { BadReplyError, parseJson, readLimited, readNdjson } from './backend-reply.js';
-import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from './backend-signature.js';
 
 /** Optional events besides `message`. */
 export type BackendEvent = 'connect' | 'disconnect';
@@ -32,9 +30,6 @@ export interface BackendBridgeOptions {
 
 /** The upstream name of the backend in stats and metrics. */
 export const BACKEND_UPSTREAM = 'backend';
-
-/** Statuses worth another attempt: throttling and temporary unavailability. */
-const RETRYABLE = new Set([429, 502, 503, 504]);
 
 /** Checks a backend URL; throws `invalid_config` naming the flag. */
 export function checkBackendUrl(url: string): URL {
@@ -59,36 +54,13 @@ export function checkBackendUrl(url: string): URL {
 
 /** Connects a gateway's sessions to an HTTP backend. Returns a function that detaches the bridge. */
 export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOptions): () => void {
-  const url = checkBackendUrl(options.url).toString();
+  const target: BackendTarget = { url: checkBackendUrl(options.url).toString(), secret: options.secret };
   const limit = gateway.config.maxPayloadBytes;
   const events = new Set(options.events ?? []);
   const background: Scope = gateway.scope('backend-bridge');
   const log = options.logger.child({ component: 'backend-bridge' });
 
-  const post = async (body: string, attempt: UpstreamAttempt): Promise<Response> => {
-    const timestamp = String(Date.now());
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      [TIMESTAMP_HEADER]: timestamp,
-    };
-    if (options.secret !== undefined) headers[SIGNATURE_HEADER] = signBody(options.secret, timestamp, body);
-    let res: Response;
-    try {
-      res = await fetch(url, { method: 'POST', headers, body, signal: attempt.signal });
-    } catch (cause) {
-      if (attempt.signal.aborted) throw attempt.signal.reason;
-      throw new UpstreamError(`the backend could not be reached: ${describe(cause)}`, { cause });
-    }
-    attempt.progress();
-    if (res.status === 200 || res.status === 204) return res;
-    await res.body?.cancel();
-    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-    throw new UpstreamError(`the backend answered HTTP ${res.status}`, {
-      status: res.status,
-      retryable: RETRYABLE.has(res.status),
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    });
-  };
+  const post = (body: string, attempt: UpstreamAttempt) => postToBackend(target, body, attempt);
 
   /** Relays one reply to the session; marks the call committed once anything reached it. */
   const relay = async (session: Session, res: Response, attempt: UpstreamAttempt): Promise<void> => {
@@ -168,9 +140,4 @@ export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOpti
     gateway.off('session', onSession);
     background.dispose();
   };
-}
-
-function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
 }
