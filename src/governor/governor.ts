@@ -8,6 +8,7 @@ import type { Scope } from '../core/scope.js';
 import { TokenBucket } from '../core/token-bucket.js';
 import type { UpstreamAttempt } from '../core/upstream.js';
 import { SockwardenError } from '../errors.js';
+import { clampRetryAfter } from '../retry-after.js';
 import { CircuitOpenError, UpstreamBreaker } from './breaker.js';
 import type { GovernorConfig } from './config.js';
 import type { GovernorObserver, UpstreamStats } from './figures.js';
@@ -243,6 +244,7 @@ export class Governor {
     if (committed || attempt >= this.config.maxAttempts) return null;
     if (error instanceof CircuitOpenError) return null;
     if (error instanceof UpstreamError && !error.retryable) return null;
+    // The upstream's own Retry-After, unclamped: asked for more than the budget, the call gives up.
     const delay = retryDelay(
       attempt,
       this.config,
@@ -279,9 +281,10 @@ export class Governor {
     const throttled = error instanceof UpstreamError && error.status === 429;
     const retryAfterMs = error instanceof UpstreamError ? error.retryAfterMs : undefined;
     const message = `upstream ${upstream.name}: ${(error as Error).message}`;
+    // The hint goes to clients: whatever the upstream asked for, it names a sane wait (60 s at most).
     return new SockwardenError(throttled ? 'rate_limited' : 'backend_unavailable', message, {
       cause: error,
-      retryAfterMs: retryAfterMs ?? this.config.backoffBaseMs,
+      retryAfterMs: clampRetryAfter(retryAfterMs ?? this.config.backoffBaseMs),
     });
   }
 
