@@ -14,11 +14,11 @@ import type { GovernorConfig } from './config.js';
 import type { GovernorObserver, UpstreamStats } from './figures.js';
 import { ConcurrencyGate, type GateRefusal } from './gate.js';
 import { retryDelay } from './retry-delay.js';
-import { UpstreamError } from './upstream-error.js';
+import { countsAgainstUpstream, UpstreamError } from './upstream-error.js';
 
 export type { GovernorConfig } from './config.js';
 export type { GovernorObserver, UpstreamStats } from './figures.js';
-export { UpstreamError } from './upstream-error.js';
+export { UpstreamError, upstreamAtFault } from './upstream-error.js';
 
 /** Where a call belongs. */
 export interface RunOptions {
@@ -40,6 +40,22 @@ interface Upstream {
 /** Thrown inside an attempt whose owner ended: not the upstream's fault, so the breaker ignores it. */
 class OwnerEnded extends Error {}
 const CANCELLED = new OwnerEnded('the owner ended');
+
+/**
+ * How a failed attempt leaves the breaker: what failed, the backoff before the next attempt (null
+ * when there is none), and whether the breaker counts it against the upstream.
+ */
+class AttemptFailure extends Error {
+  constructor(
+    readonly failure: unknown,
+    readonly delay: number | null,
+    readonly counts: boolean,
+  ) {
+    super('the attempt failed');
+  }
+}
+
+type AttemptResult<T> = { ok: true; value: T } | { ok: false; error: unknown; delay: number | null };
 
 /** See the module comment. */
 export class Governor {
@@ -79,23 +95,20 @@ export class Governor {
     }
     const leave = await this.enter(gate, owner, upstream, 'this session');
     try {
-      let last: unknown;
       for (let attempt = 1; ; attempt++) {
         await this.pace(upstream, owner, started);
         const release = await this.enter(this.global, owner, upstream, 'the gateway');
-        const result = await this.attempt(fn, upstream, owner, attempt).finally(release);
+        const result = await this.attempt(fn, upstream, owner, attempt, started).finally(release);
         if (result.ok) {
           upstream.stats.successes++;
           this.observer?.outcome(upstream.name, 'success');
           return result.value;
         }
-        last = result.error;
-        if (last === CANCELLED || owner.disposed) throw this.cancelled(upstream);
-        const delay = this.nextDelay(last, attempt, result.committed, started);
-        if (delay === null) throw this.failed(upstream, last);
+        if (result.error === CANCELLED || owner.disposed) throw this.cancelled(upstream);
+        if (result.delay === null) throw this.failed(upstream, result.error);
         upstream.stats.retries++;
         this.observer?.retry(upstream.name);
-        await this.sleep(owner, delay).catch(() => {
+        await this.sleep(owner, result.delay).catch(() => {
           throw this.cancelled(upstream);
         });
       }
@@ -122,7 +135,12 @@ export class Governor {
   private upstream(name: string): Upstream {
     let upstream = this.upstreams.get(name);
     if (!upstream) {
-      const breaker = new UpstreamBreaker(this.config.breaker, (error) => !(error instanceof OwnerEnded));
+      // Only what the upstream is to blame for counts: not an owner that ended, not a caller's refused
+      // request, not a throttle the retries absorb (see countsAgainstUpstream).
+      const breaker = new UpstreamBreaker(
+        this.config.breaker,
+        (error) => error instanceof AttemptFailure && error.counts,
+      );
       const created: Upstream = {
         name,
         bucket: new TokenBucket(this.config.rate, this.now()),
@@ -189,7 +207,8 @@ export class Governor {
     upstream: Upstream,
     owner: Scope,
     attempt: number,
-  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown; committed: boolean }> {
+    started: number,
+  ): Promise<AttemptResult<T>> {
     const controller = owner.abortController();
     const inFlight = owner.own('upstream', () => controller.abort(new Error('owner ended')));
     let committed = false;
@@ -216,21 +235,23 @@ export class Governor {
           return await fn(ctx);
         } catch (error) {
           // An owner that ended is not the upstream's fault: keep it out of the breaker's count.
-          throw owner.disposed ? CANCELLED : error;
+          if (owner.disposed) throw CANCELLED;
+          // A timer's abort says what happened better than whatever the aborted work threw.
+          const reason: unknown = controller.signal.reason;
+          const failure = controller.signal.aborted && reason instanceof UpstreamError ? reason : error;
+          // Decided here, before the breaker sees it, because whether a throttle counts depends on it.
+          const delay = this.nextDelay(failure, attempt, committed, started);
+          throw new AttemptFailure(failure, delay, countsAgainstUpstream(failure, delay !== null));
         }
       });
       return { ok: true, value };
     } catch (error) {
-      if (error instanceof UpstreamError && error.status === 429) {
+      const failure = error instanceof AttemptFailure ? error.failure : error;
+      if (failure instanceof UpstreamError && failure.status === 429) {
         upstream.stats.throttled++;
         this.observer?.throttled(upstream.name);
       }
-      const reason = controller.signal.reason;
-      return {
-        ok: false,
-        error: controller.signal.aborted && reason instanceof UpstreamError ? reason : error,
-        committed,
-      };
+      return { ok: false, error: failure, delay: error instanceof AttemptFailure ? error.delay : null };
     } finally {
       upstream.stats.inFlight--;
       silence.dispose();

@@ -12,7 +12,7 @@ import type { UpstreamAttempt } from '../core/upstream.js';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { type BackendTarget, postToBackend } from './backend-post.js';
-import { BadReplyError, parseJson, readLimited, readNdjson } from './backend-reply.js';
+import { BackendRefusalError, BadReplyError, parseJson, readLimited, readNdjson } from './backend-reply.js';
 
 /** Optional events besides `message`. */
 export type BackendEvent = 'connect' | 'disconnect';
@@ -90,12 +90,13 @@ export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOpti
         log.debug(context, 'backend call cancelled: the session ended');
         return;
       }
-      const cause = error.cause;
-      const code = cause instanceof BadReplyError ? 'backend_bad_reply' : error.code;
-      log.warn({ ...context, code, err: cause ?? error }, `backend call failed: ${error.message}`);
+      const code = codeOf(error);
+      log.warn({ ...context, code, err: error.cause ?? error }, `backend call failed: ${error.message}`);
+      // Waiting does not change a refusal: no hint to retry it as it is.
+      const hint = code === 'backend_rejected' ? undefined : error.retryAfterMs;
       const extra = {
         ...(ref === undefined ? {} : { ref }),
-        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+        ...(hint === undefined ? {} : { retryAfterMs: hint }),
       };
       session.sendError(code, error.message, extra);
       return;
@@ -140,4 +141,12 @@ export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOpti
     gateway.off('session', onSession);
     background.dispose();
   };
+}
+
+/** The error frame's code for a failed call: the governor's, or what the backend's answer says. */
+function codeOf(error: SockwardenError): string {
+  const cause = error.cause;
+  if (cause instanceof BadReplyError) return 'backend_bad_reply';
+  if (cause instanceof BackendRefusalError) return 'backend_rejected';
+  return error.code;
 }

@@ -5,8 +5,9 @@
  * retried), whatever host a `Location` names.
  */
 import type { UpstreamAttempt } from '../core/upstream.js';
-import { UpstreamError } from '../governor/governor.js';
+import { UpstreamError, upstreamAtFault } from '../governor/governor.js';
 import { parseRetryAfter } from '../retry-after.js';
+import { BackendRefusalError } from './backend-reply.js';
 import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from './backend-signature.js';
 
 /** Where the bridge POSTs, and the key it signs with (unsigned without one). */
@@ -20,8 +21,8 @@ const RETRYABLE = new Set([429, 502, 503, 504]);
 
 /**
  * POSTs `body` to the backend within `attempt`. Resolves with a 200 or 204 response, whose body the
- * caller reads; throws an UpstreamError for anything else, and the attempt's abort reason when it
- * was aborted.
+ * caller reads; throws an UpstreamError for anything else (a {@link BackendRefusalError} for a 4xx
+ * the client's request caused), and the attempt's abort reason when it was aborted.
  */
 export async function postToBackend(
   target: BackendTarget,
@@ -65,6 +66,7 @@ function statusError(res: Response): UpstreamError {
       },
     );
   }
+  if (status >= 400 && status < 500 && !upstreamAtFault(status)) return new BackendRefusalError(status);
   const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
   return new UpstreamError(`the backend answered HTTP ${status}`, {
     status,

@@ -164,6 +164,23 @@ describe('governor retries (I7)', () => {
 });
 
 describe('governor circuit breaker under a fake clock', () => {
+  it("counts only the upstream's own failures: never a 4xx, and a 429 once, when the call gives up on it", async () => {
+    const { root, governor, advance } = setup();
+    const owner = root.child('session');
+    const settle = async (call: Promise<unknown>) => {
+      const settled = call.catch(() => {});
+      await advance(1_000);
+      await settled;
+    };
+    for (const status of [400, 404, 409, 422]) await settle(governor.run(failing(status), { owner }));
+    expect(governor.stats().default?.circuit).toBe('closed');
+    // Two calls throttled on all three attempts: two failures, not six, below the three that open it.
+    for (let i = 0; i < 2; i++) await settle(governor.run(failing(429, 10), { owner }));
+    expect(governor.stats().default).toMatchObject({ circuit: 'closed', throttled: 6, failures: 6 });
+    await settle(governor.run(failing(429, 10), { owner }));
+    expect(governor.stats().default?.circuit).toBe('open');
+  });
+
   it('opens after N consecutive failures, fails fast with the time to half-open, probes once, closes', async () => {
     const { root, governor, advance, flush } = setup({ maxAttempts: 1 });
     const owner = root.child('session');
