@@ -1,14 +1,16 @@
 /**
  * The upstream governor (invariant I7): every call to an upstream goes through a global and a
- * per-owner concurrency gate, a token bucket, a circuit breaker and a bounded retry loop, and belongs
- * to its owner's Scope. When the owner ends, the in-flight attempt is aborted, queued calls leave
- * their queue and a pending backoff timer is disposed, all in the turn the scope is disposed.
+ * per-owner concurrency gate, a token bucket, a circuit
+ * breaker and a bounded retry loop, and belongs to its owner's Scope. When the owner ends, the
+ * in-flight attempt is aborted, queued calls leave their queue and a pending backoff timer is
+ * disposed, all in the turn the scope is disposed. The retry budget bounds the whole call, a
+ * streamed reply included; waits on the downstream (see {@link GovernedAttempt}) are not counted.
  */
 import type { Scope } from '../core/scope.js';
 import { TokenBucket } from '../core/token-bucket.js';
-import type { UpstreamAttempt } from '../core/upstream.js';
 import { SockwardenError } from '../errors.js';
 import { clampRetryAfter } from '../retry-after.js';
+import { AttemptTimers, CallClock, type GovernedAttempt, sleepOwned } from './attempt-clock.js';
 import { CircuitOpenError, UpstreamBreaker } from './breaker.js';
 import type { GovernorConfig } from './config.js';
 import type { GovernorObserver, UpstreamStats } from './figures.js';
@@ -16,6 +18,7 @@ import { ConcurrencyGate, type GateRefusal } from './gate.js';
 import { retryDelay } from './retry-delay.js';
 import { countsAgainstUpstream, UpstreamError } from './upstream-error.js';
 
+export type { GovernedAttempt } from './attempt-clock.js';
 export type { GovernorConfig } from './config.js';
 export type { GovernorObserver, UpstreamStats } from './figures.js';
 export { UpstreamError, upstreamAtFault } from './upstream-error.js';
@@ -76,11 +79,11 @@ export class Governor {
    * `busy` (a queue is full), `backend_unavailable` (circuit open, failures, budget spent),
    * `rate_limited` (throttled past the budget) or `upstream_cancelled` (the owner ended).
    */
-  async run<T>(fn: (ctx: UpstreamAttempt) => Promise<T>, options: RunOptions): Promise<T> {
+  async run<T>(fn: (ctx: GovernedAttempt) => Promise<T>, options: RunOptions): Promise<T> {
     const upstream = this.upstream(options.upstream ?? 'default');
     const { owner } = options;
     upstream.stats.requests++;
-    const started = this.now();
+    const call = new CallClock(this.now);
     if (owner.disposed) throw this.cancelled(upstream);
     const open = upstream.breaker.msUntilHalfOpen();
     if (open > 0)
@@ -95,25 +98,35 @@ export class Governor {
     }
     const leave = await this.enter(gate, owner, upstream, 'this session');
     try {
-      for (let attempt = 1; ; attempt++) {
-        await this.pace(upstream, owner, started);
-        const release = await this.enter(this.global, owner, upstream, 'the gateway');
-        const result = await this.attempt(fn, upstream, owner, attempt, started).finally(release);
-        if (result.ok) {
-          upstream.stats.successes++;
-          this.observer?.outcome(upstream.name, 'success');
-          return result.value;
-        }
-        if (result.error === CANCELLED || owner.disposed) throw this.cancelled(upstream);
-        if (result.delay === null) throw this.failed(upstream, result.error);
-        upstream.stats.retries++;
-        this.observer?.retry(upstream.name);
-        await this.sleep(owner, result.delay).catch(() => {
-          throw this.cancelled(upstream);
-        });
-      }
+      return await this.attempts(fn, upstream, owner, call);
     } finally {
       leave();
+    }
+  }
+
+  /** The retry loop of one call: attempt, and back off while the failure is worth another attempt. */
+  private async attempts<T>(
+    fn: (ctx: GovernedAttempt) => Promise<T>,
+    upstream: Upstream,
+    owner: Scope,
+    call: CallClock,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await this.pace(upstream, owner, call);
+      const release = await this.enter(this.global, owner, upstream, 'the gateway');
+      const result = await this.attempt(fn, upstream, owner, attempt, call).finally(release);
+      if (result.ok) {
+        upstream.stats.successes++;
+        this.observer?.outcome(upstream.name, 'success');
+        return result.value;
+      }
+      if (result.error === CANCELLED || owner.disposed) throw this.cancelled(upstream);
+      if (result.delay === null) throw this.failed(upstream, result.error);
+      upstream.stats.retries++;
+      this.observer?.retry(upstream.name);
+      await sleepOwned(owner, result.delay).catch(() => {
+        throw this.cancelled(upstream);
+      });
     }
   }
 
@@ -183,17 +196,17 @@ export class Governor {
   }
 
   /** Waits for a token of the upstream's bucket, on the owner's timer; fails when it would pass the budget. */
-  private async pace(upstream: Upstream, owner: Scope, started: number): Promise<void> {
+  private async pace(upstream: Upstream, owner: Scope, call: CallClock): Promise<void> {
     for (;;) {
       const now = this.now();
       if (upstream.bucket.take(now)) return;
       const wait = upstream.bucket.msUntilToken(now);
-      if (now + wait - started > this.config.retryBudgetMs) {
+      if (call.elapsed() + wait > this.config.retryBudgetMs) {
         throw this.rejected(upstream, 'rate_limited', `upstream ${upstream.name}: rate limit reached`, wait);
       }
       upstream.waiting++;
       try {
-        await this.sleep(owner, wait);
+        await sleepOwned(owner, wait);
       } catch {
         throw this.cancelled(upstream);
       } finally {
@@ -203,30 +216,24 @@ export class Governor {
   }
 
   private async attempt<T>(
-    fn: (ctx: UpstreamAttempt) => Promise<T>,
+    fn: (ctx: GovernedAttempt) => Promise<T>,
     upstream: Upstream,
     owner: Scope,
     attempt: number,
-    started: number,
+    call: CallClock,
   ): Promise<AttemptResult<T>> {
     const controller = owner.abortController();
     const inFlight = owner.own('upstream', () => controller.abort(new Error('owner ended')));
     let committed = false;
-    let silence = owner.timer(this.config.attemptTimeoutMs, () =>
-      controller.abort(timeoutError(this.config)),
-    );
-    const ctx: UpstreamAttempt = {
+    const timers = new AttemptTimers(owner, this.config, call, (reason) => controller.abort(reason));
+    const ctx: GovernedAttempt = {
       signal: controller.signal,
       attempt,
-      progress: () => {
-        silence.dispose();
-        silence = owner.timer(this.config.attemptTimeoutMs, () =>
-          controller.abort(timeoutError(this.config)),
-        );
-      },
+      progress: () => timers.progress(),
       commit: () => {
         committed = true;
       },
+      awaitDownstream: (wait) => timers.downstream(wait),
     };
     upstream.stats.inFlight++;
     try {
@@ -240,7 +247,7 @@ export class Governor {
           const reason: unknown = controller.signal.reason;
           const failure = controller.signal.aborted && reason instanceof UpstreamError ? reason : error;
           // Decided here, before the breaker sees it, because whether a throttle counts depends on it.
-          const delay = this.nextDelay(failure, attempt, committed, started);
+          const delay = this.nextDelay(failure, attempt, committed, call);
           throw new AttemptFailure(failure, delay, countsAgainstUpstream(failure, delay !== null));
         }
       });
@@ -254,14 +261,14 @@ export class Governor {
       return { ok: false, error: failure, delay: error instanceof AttemptFailure ? error.delay : null };
     } finally {
       upstream.stats.inFlight--;
-      silence.dispose();
+      timers.stop();
       inFlight.dispose();
       if (!controller.signal.aborted) controller.abort(new Error('call finished'));
     }
   }
 
   /** The backoff before the next attempt, or null when the call must stop now. */
-  private nextDelay(error: unknown, attempt: number, committed: boolean, started: number): number | null {
+  private nextDelay(error: unknown, attempt: number, committed: boolean, call: CallClock): number | null {
     if (committed || attempt >= this.config.maxAttempts) return null;
     if (error instanceof CircuitOpenError) return null;
     if (error instanceof UpstreamError && !error.retryable) return null;
@@ -271,26 +278,7 @@ export class Governor {
       this.config,
       error instanceof UpstreamError ? error.retryAfterMs : undefined,
     );
-    return this.now() + delay - started > this.config.retryBudgetMs ? null : delay;
-  }
-
-  private sleep(owner: Scope, ms: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (owner.disposed) {
-        reject(new Error('owner ended'));
-        return;
-      }
-      // The timer is the owner's: disposing the scope disposes it and the abort rejects the wait.
-      const timer = owner.timer(ms, () => {
-        owner.signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      const onAbort = () => {
-        timer.dispose();
-        reject(new Error('owner ended'));
-      };
-      owner.signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return call.elapsed() + delay > this.config.retryBudgetMs ? null : delay;
   }
 
   private failed(upstream: Upstream, error: unknown): SockwardenError {
@@ -325,8 +313,4 @@ export class Governor {
     this.observer?.outcome(upstream.name, 'cancelled');
     return new SockwardenError('upstream_cancelled', `upstream ${upstream.name}: the owner ended`);
   }
-}
-
-function timeoutError(config: GovernorConfig): UpstreamError {
-  return new UpstreamError(`no answer for ${config.attemptTimeoutMs} ms`, { retryable: true });
 }

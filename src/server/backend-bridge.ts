@@ -1,16 +1,17 @@
 /**
  * The backend bridge of server mode: every client message is POSTed, signed, to the backend, and the
  * reply is relayed to the session (one JSON message, or NDJSON streamed line by line). Each POST is a
- * `session.run()` call, so it is governed and owned by the session: when the session ends (the
+ * governed call owned by the session (what `session.run()` does, through the governor directly so
+ * that waiting on the client's backpressure stops the call's clocks): when the session ends (the
  * client left and did not resume in time) the request is aborted and the backend sees it close.
  * It is an ordinary session listener; the gateway knows nothing of it.
  */
 import type { Logger } from 'pino';
 import type { Scope } from '../core/scope.js';
 import type { Session } from '../core/session.js';
-import type { UpstreamAttempt } from '../core/upstream.js';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import type { GovernedAttempt } from '../governor/governor.js';
 import { type BackendTarget, postToBackend } from './backend-post.js';
 import { BackendRefusalError, BadReplyError, parseJson, readLimited, readNdjson } from './backend-reply.js';
 
@@ -60,15 +61,16 @@ export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOpti
   const background: Scope = gateway.scope('backend-bridge');
   const log = options.logger.child({ component: 'backend-bridge' });
 
-  const post = (body: string, attempt: UpstreamAttempt) => postToBackend(target, body, attempt);
+  const post = (body: string, attempt: GovernedAttempt) => postToBackend(target, body, attempt);
 
   /** Relays one reply to the session; marks the call committed once anything reached it. */
-  const relay = async (session: Session, res: Response, attempt: UpstreamAttempt): Promise<void> => {
+  const relay = async (session: Session, res: Response, attempt: GovernedAttempt): Promise<void> => {
     if (res.status === 204) return;
     const type = (res.headers.get('content-type') ?? '').split(';')[0]?.trim();
     const deliver = async (value: unknown) => {
       attempt.commit();
-      await session.send(value);
+      // The client's backpressure holds the backend back, but it is no silence of the backend's.
+      await attempt.awaitDownstream(session.send(value));
     };
     if (type === 'application/x-ndjson') {
       await readNdjson(res.body, limit, deliver, attempt.progress);
@@ -109,16 +111,18 @@ export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOpti
     const identity = { user: session.user, session: session.id };
     if (events.has('connect')) {
       const body = JSON.stringify({ event: 'connect', ...identity });
-      session
-        .run((attempt) => post(body, attempt).then((res) => relay(session, res, attempt)), {
+      gateway.governor
+        .run(async (attempt) => relay(session, await post(body, attempt), attempt), {
+          owner: session.scope,
           upstream: BACKEND_UPSTREAM,
         })
         .catch((error: unknown) => report(session, error, undefined));
     }
     session.onMessage((data, ctx) => {
       const body = JSON.stringify({ event: 'message', ...identity, id: ctx.id ?? null, data });
-      return session
-        .run((attempt) => post(body, attempt).then((res) => relay(session, res, attempt)), {
+      return gateway.governor
+        .run(async (attempt) => relay(session, await post(body, attempt), attempt), {
+          owner: session.scope,
           upstream: BACKEND_UPSTREAM,
         })
         .catch((error: unknown) => report(session, error, ctx.id));

@@ -163,6 +163,51 @@ describe('governor retries (I7)', () => {
   });
 });
 
+describe('governor time bounds (I7)', () => {
+  it('cuts a call that keeps progressing once it passes the retry budget, without blaming the upstream', async () => {
+    const { root, governor, advance } = setup({
+      retryBudgetMs: 3_000,
+      breaker: { ...CONFIG.breaker, consecutiveFailures: 1 },
+    });
+    let progress: (() => void) | undefined;
+    const trickling = governor
+      .run(
+        (a) => {
+          progress = a.progress;
+          return never(a);
+        },
+        { owner: root.child('session') },
+      )
+      .catch((e: unknown) => e);
+    for (let t = 0; t < 4_000; t += 500) {
+      progress?.();
+      await advance(500);
+    }
+    expect(await trickling).toMatchObject({
+      code: 'backend_unavailable',
+      message: expect.stringMatching(/retry budget \(3000 ms\)/),
+    });
+    expect(governor.stats().default).toMatchObject({ circuit: 'closed', retries: 0, inFlight: 0 });
+  });
+
+  it('stops the silence timeout and the budget while an attempt awaits its downstream', async () => {
+    const { root, governor, advance, ledger } = setup({ retryBudgetMs: 6_000 });
+    let drained: (() => void) | undefined;
+    const held = governor.run(
+      async (a) => {
+        await a.awaitDownstream(new Promise<void>((r) => (drained = r)));
+        return 'delivered';
+      },
+      { owner: root.child('session') },
+    );
+    await advance(20_000);
+    expect(ledger.count('timer')).toBe(0);
+    drained?.();
+    expect(await held).toBe('delivered');
+    expect(governor.stats().default).toMatchObject({ successes: 1, failures: 0 });
+  });
+});
+
 describe('governor circuit breaker under a fake clock', () => {
   it("counts only the upstream's own failures: never a 4xx, and a 429 once, when the call gives up on it", async () => {
     const { root, governor, advance } = setup();
