@@ -1,6 +1,6 @@
 /**
  * The upstream governor (invariant I7): every call to an upstream goes through a global and a
- * per-owner concurrency gate, a token bucket, a circuit
+ * per-owner concurrency gate (and the gate of its lane, if it has one), a token bucket, a circuit
  * breaker and a bounded retry loop, and belongs to its owner's Scope. When the owner ends, the
  * in-flight attempt is aborted, queued calls leave their queue and a pending backoff timer is
  * disposed, all in the turn the scope is disposed. The retry budget bounds the whole call, a
@@ -14,13 +14,14 @@ import { AttemptTimers, CallClock, type GovernedAttempt, sleepOwned } from './at
 import { CircuitOpenError, UpstreamBreaker } from './breaker.js';
 import type { GovernorConfig } from './config.js';
 import type { GovernorObserver, UpstreamStats } from './figures.js';
-import { ConcurrencyGate, type GateRefusal } from './gate.js';
+import { type CallLane, ConcurrencyGate, type GateRefusal } from './gate.js';
 import { retryDelay } from './retry-delay.js';
 import { countsAgainstUpstream, UpstreamError } from './upstream-error.js';
 
 export type { GovernedAttempt } from './attempt-clock.js';
 export type { GovernorConfig } from './config.js';
 export type { GovernorObserver, UpstreamStats } from './figures.js';
+export { CallLane } from './gate.js';
 export { UpstreamError, upstreamAtFault } from './upstream-error.js';
 
 /** Where a call belongs. */
@@ -29,6 +30,8 @@ export interface RunOptions {
   owner: Scope;
   /** Which upstream: each has its own token bucket, breaker and figures. Default `default`. */
   upstream?: string;
+  /** A lane whose gate the call also enters (after the owner's); refused with `busy` when it is full. */
+  lane?: CallLane;
 }
 
 interface Upstream {
@@ -81,7 +84,7 @@ export class Governor {
    */
   async run<T>(fn: (ctx: GovernedAttempt) => Promise<T>, options: RunOptions): Promise<T> {
     const upstream = this.upstream(options.upstream ?? 'default');
-    const { owner } = options;
+    const { owner, lane } = options;
     upstream.stats.requests++;
     const call = new CallClock(this.now);
     if (owner.disposed) throw this.cancelled(upstream);
@@ -97,9 +100,12 @@ export class Governor {
       this.perOwner.set(owner, gate);
     }
     const leave = await this.enter(gate, owner, upstream, 'this session');
+    let leaveLane: (() => void) | undefined;
     try {
+      if (lane) leaveLane = await this.enter(lane.gate, owner, upstream, lane.name);
       return await this.attempts(fn, upstream, owner, call);
     } finally {
+      leaveLane?.();
       leave();
     }
   }

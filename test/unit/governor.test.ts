@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ResourceLedger, Scope } from '../../src/core/scope.js';
 import { TimerWheel } from '../../src/core/timer-wheel.js';
 import type { UpstreamAttempt } from '../../src/core/upstream.js';
-import { Governor, type GovernorConfig, UpstreamError } from '../../src/governor/governor.js';
+import { CallLane, Governor, type GovernorConfig, UpstreamError } from '../../src/governor/governor.js';
 import { ManualClock } from '../helpers/clock.js';
 
 const CONFIG: GovernorConfig = {
@@ -344,6 +344,17 @@ describe('governor ownership (I2, I7)', () => {
     expect(refused).toMatchObject({ code: 'busy' });
     expect(governor.stats().default).toMatchObject({ inFlight: 1, queued: 2, rejected: 1 });
     owner.dispose();
+  });
+
+  it('bounds a lane to its own concurrency and queue, whatever the owners', async () => {
+    const { root, governor, flush } = setup();
+    const lane = new CallLane('the test lane', { concurrency: 1, queue: 1 });
+    const owners = [1, 2, 3].map(() => root.child('event'));
+    const calls = owners.map((owner) => governor.run(never, { owner, lane }).catch((e: unknown) => e));
+    await flush();
+    expect(await calls[2]).toMatchObject({ code: 'busy', message: expect.stringMatching(/the test lane/) });
+    expect(governor.stats().default).toMatchObject({ inFlight: 1, queued: 1, rejected: 1 });
+    for (const owner of owners) owner.dispose();
   });
 
   it('paces attempts by the token bucket of the upstream', async () => {
