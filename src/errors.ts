@@ -60,6 +60,11 @@ export const ERROR_CODES = {
     summary:
       'The backend answered against the bridge contract: invalid JSON, a line over maxPayloadBytes, a wrong content-type.',
   },
+  backend_rejected: {
+    status: 400,
+    summary:
+      'The backend refused the message with a 4xx (other than 408 and 429); not retried, and not held against the backend.',
+  },
   upstream_cancelled: {
     status: 499,
     summary: 'Upstream calls: the session or connection that owned the call ended, so it was aborted.',

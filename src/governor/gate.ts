@@ -90,3 +90,21 @@ export class ConcurrencyGate {
     };
   }
 }
+
+/**
+ * A class of calls with a gate of their own (a bulkhead), entered after the owner's gate: the
+ * backend bridge's lifecycle events, for example, so that many sessions ending at once neither
+ * crowd out messages nor are refused by a queue sized for them.
+ */
+export class CallLane {
+  /** The lane's gate. */
+  readonly gate: ConcurrencyGate;
+
+  constructor(
+    /** Names the lane in `busy` messages. */
+    readonly name: string,
+    limits: GateLimits,
+  ) {
+    this.gate = new ConcurrencyGate(limits);
+  }
+}

@@ -1,23 +1,28 @@
 /**
  * The upstream governor (invariant I7): every call to an upstream goes through a global and a
- * per-owner concurrency gate, a token bucket, a circuit breaker and a bounded retry loop, and belongs
- * to its owner's Scope. When the owner ends, the in-flight attempt is aborted, queued calls leave
- * their queue and a pending backoff timer is disposed, all in the turn the scope is disposed.
+ * per-owner concurrency gate (and the gate of its lane, if it has one), a token bucket, a circuit
+ * breaker and a bounded retry loop, and belongs to its owner's Scope. When the owner ends, the
+ * in-flight attempt is aborted, queued calls leave their queue and a pending backoff timer is
+ * disposed, all in the turn the scope is disposed. The retry budget bounds the whole call, a
+ * streamed reply included; waits on the downstream (see {@link GovernedAttempt}) are not counted.
  */
 import type { Scope } from '../core/scope.js';
 import { TokenBucket } from '../core/token-bucket.js';
-import type { UpstreamAttempt } from '../core/upstream.js';
 import { SockwardenError } from '../errors.js';
+import { clampRetryAfter } from '../retry-after.js';
+import { AttemptTimers, CallClock, type GovernedAttempt, sleepOwned } from './attempt-clock.js';
 import { CircuitOpenError, UpstreamBreaker } from './breaker.js';
 import type { GovernorConfig } from './config.js';
 import type { GovernorObserver, UpstreamStats } from './figures.js';
-import { ConcurrencyGate, type GateRefusal } from './gate.js';
+import { type CallLane, ConcurrencyGate, type GateRefusal } from './gate.js';
 import { retryDelay } from './retry-delay.js';
-import { UpstreamError } from './upstream-error.js';
+import { countsAgainstUpstream, UpstreamError } from './upstream-error.js';
 
+export type { GovernedAttempt } from './attempt-clock.js';
 export type { GovernorConfig } from './config.js';
 export type { GovernorObserver, UpstreamStats } from './figures.js';
-export { UpstreamError } from './upstream-error.js';
+export { CallLane } from './gate.js';
+export { UpstreamError, upstreamAtFault } from './upstream-error.js';
 
 /** Where a call belongs. */
 export interface RunOptions {
@@ -25,6 +30,8 @@ export interface RunOptions {
   owner: Scope;
   /** Which upstream: each has its own token bucket, breaker and figures. Default `default`. */
   upstream?: string;
+  /** A lane whose gate the call also enters (after the owner's); refused with `busy` when it is full. */
+  lane?: CallLane;
 }
 
 interface Upstream {
@@ -39,6 +46,22 @@ interface Upstream {
 /** Thrown inside an attempt whose owner ended: not the upstream's fault, so the breaker ignores it. */
 class OwnerEnded extends Error {}
 const CANCELLED = new OwnerEnded('the owner ended');
+
+/**
+ * How a failed attempt leaves the breaker: what failed, the backoff before the next attempt (null
+ * when there is none), and whether the breaker counts it against the upstream.
+ */
+class AttemptFailure extends Error {
+  constructor(
+    readonly failure: unknown,
+    readonly delay: number | null,
+    readonly counts: boolean,
+  ) {
+    super('the attempt failed');
+  }
+}
+
+type AttemptResult<T> = { ok: true; value: T } | { ok: false; error: unknown; delay: number | null };
 
 /** See the module comment. */
 export class Governor {
@@ -59,11 +82,11 @@ export class Governor {
    * `busy` (a queue is full), `backend_unavailable` (circuit open, failures, budget spent),
    * `rate_limited` (throttled past the budget) or `upstream_cancelled` (the owner ended).
    */
-  async run<T>(fn: (ctx: UpstreamAttempt) => Promise<T>, options: RunOptions): Promise<T> {
+  async run<T>(fn: (ctx: GovernedAttempt) => Promise<T>, options: RunOptions): Promise<T> {
     const upstream = this.upstream(options.upstream ?? 'default');
-    const { owner } = options;
+    const { owner, lane } = options;
     upstream.stats.requests++;
-    const started = this.now();
+    const call = new CallClock(this.now);
     if (owner.disposed) throw this.cancelled(upstream);
     const open = upstream.breaker.msUntilHalfOpen();
     if (open > 0)
@@ -77,29 +100,39 @@ export class Governor {
       this.perOwner.set(owner, gate);
     }
     const leave = await this.enter(gate, owner, upstream, 'this session');
+    let leaveLane: (() => void) | undefined;
     try {
-      let last: unknown;
-      for (let attempt = 1; ; attempt++) {
-        await this.pace(upstream, owner, started);
-        const release = await this.enter(this.global, owner, upstream, 'the gateway');
-        const result = await this.attempt(fn, upstream, owner, attempt).finally(release);
-        if (result.ok) {
-          upstream.stats.successes++;
-          this.observer?.outcome(upstream.name, 'success');
-          return result.value;
-        }
-        last = result.error;
-        if (last === CANCELLED || owner.disposed) throw this.cancelled(upstream);
-        const delay = this.nextDelay(last, attempt, result.committed, started);
-        if (delay === null) throw this.failed(upstream, last);
-        upstream.stats.retries++;
-        this.observer?.retry(upstream.name);
-        await this.sleep(owner, delay).catch(() => {
-          throw this.cancelled(upstream);
-        });
-      }
+      if (lane) leaveLane = await this.enter(lane.gate, owner, upstream, lane.name);
+      return await this.attempts(fn, upstream, owner, call);
     } finally {
+      leaveLane?.();
       leave();
+    }
+  }
+
+  /** The retry loop of one call: attempt, and back off while the failure is worth another attempt. */
+  private async attempts<T>(
+    fn: (ctx: GovernedAttempt) => Promise<T>,
+    upstream: Upstream,
+    owner: Scope,
+    call: CallClock,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await this.pace(upstream, owner, call);
+      const release = await this.enter(this.global, owner, upstream, 'the gateway');
+      const result = await this.attempt(fn, upstream, owner, attempt, call).finally(release);
+      if (result.ok) {
+        upstream.stats.successes++;
+        this.observer?.outcome(upstream.name, 'success');
+        return result.value;
+      }
+      if (result.error === CANCELLED || owner.disposed) throw this.cancelled(upstream);
+      if (result.delay === null) throw this.failed(upstream, result.error);
+      upstream.stats.retries++;
+      this.observer?.retry(upstream.name);
+      await sleepOwned(owner, result.delay).catch(() => {
+        throw this.cancelled(upstream);
+      });
     }
   }
 
@@ -121,7 +154,12 @@ export class Governor {
   private upstream(name: string): Upstream {
     let upstream = this.upstreams.get(name);
     if (!upstream) {
-      const breaker = new UpstreamBreaker(this.config.breaker, (error) => !(error instanceof OwnerEnded));
+      // Only what the upstream is to blame for counts: not an owner that ended, not a caller's refused
+      // request, not a throttle the retries absorb (see countsAgainstUpstream).
+      const breaker = new UpstreamBreaker(
+        this.config.breaker,
+        (error) => error instanceof AttemptFailure && error.counts,
+      );
       const created: Upstream = {
         name,
         bucket: new TokenBucket(this.config.rate, this.now()),
@@ -164,17 +202,17 @@ export class Governor {
   }
 
   /** Waits for a token of the upstream's bucket, on the owner's timer; fails when it would pass the budget. */
-  private async pace(upstream: Upstream, owner: Scope, started: number): Promise<void> {
+  private async pace(upstream: Upstream, owner: Scope, call: CallClock): Promise<void> {
     for (;;) {
       const now = this.now();
       if (upstream.bucket.take(now)) return;
       const wait = upstream.bucket.msUntilToken(now);
-      if (now + wait - started > this.config.retryBudgetMs) {
+      if (call.elapsed() + wait > this.config.retryBudgetMs) {
         throw this.rejected(upstream, 'rate_limited', `upstream ${upstream.name}: rate limit reached`, wait);
       }
       upstream.waiting++;
       try {
-        await this.sleep(owner, wait);
+        await sleepOwned(owner, wait);
       } catch {
         throw this.cancelled(upstream);
       } finally {
@@ -184,29 +222,24 @@ export class Governor {
   }
 
   private async attempt<T>(
-    fn: (ctx: UpstreamAttempt) => Promise<T>,
+    fn: (ctx: GovernedAttempt) => Promise<T>,
     upstream: Upstream,
     owner: Scope,
     attempt: number,
-  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown; committed: boolean }> {
+    call: CallClock,
+  ): Promise<AttemptResult<T>> {
     const controller = owner.abortController();
     const inFlight = owner.own('upstream', () => controller.abort(new Error('owner ended')));
     let committed = false;
-    let silence = owner.timer(this.config.attemptTimeoutMs, () =>
-      controller.abort(timeoutError(this.config)),
-    );
-    const ctx: UpstreamAttempt = {
+    const timers = new AttemptTimers(owner, this.config, call, (reason) => controller.abort(reason));
+    const ctx: GovernedAttempt = {
       signal: controller.signal,
       attempt,
-      progress: () => {
-        silence.dispose();
-        silence = owner.timer(this.config.attemptTimeoutMs, () =>
-          controller.abort(timeoutError(this.config)),
-        );
-      },
+      progress: () => timers.progress(),
       commit: () => {
         committed = true;
       },
+      awaitDownstream: (wait) => timers.downstream(wait),
     };
     upstream.stats.inFlight++;
     try {
@@ -215,59 +248,43 @@ export class Governor {
           return await fn(ctx);
         } catch (error) {
           // An owner that ended is not the upstream's fault: keep it out of the breaker's count.
-          throw owner.disposed ? CANCELLED : error;
+          if (owner.disposed) throw CANCELLED;
+          // A timer's abort says what happened better than whatever the aborted work threw.
+          const reason: unknown = controller.signal.reason;
+          const failure = controller.signal.aborted && reason instanceof UpstreamError ? reason : error;
+          // Decided here, before the breaker sees it, because whether a throttle counts depends on it.
+          const delay = this.nextDelay(failure, attempt, committed, call);
+          throw new AttemptFailure(failure, delay, countsAgainstUpstream(failure, delay !== null));
         }
       });
       return { ok: true, value };
     } catch (error) {
-      if (error instanceof UpstreamError && error.status === 429) {
+      const failure = error instanceof AttemptFailure ? error.failure : error;
+      if (failure instanceof UpstreamError && failure.status === 429) {
         upstream.stats.throttled++;
         this.observer?.throttled(upstream.name);
       }
-      const reason = controller.signal.reason;
-      return {
-        ok: false,
-        error: controller.signal.aborted && reason instanceof UpstreamError ? reason : error,
-        committed,
-      };
+      return { ok: false, error: failure, delay: error instanceof AttemptFailure ? error.delay : null };
     } finally {
       upstream.stats.inFlight--;
-      silence.dispose();
+      timers.stop();
       inFlight.dispose();
       if (!controller.signal.aborted) controller.abort(new Error('call finished'));
     }
   }
 
   /** The backoff before the next attempt, or null when the call must stop now. */
-  private nextDelay(error: unknown, attempt: number, committed: boolean, started: number): number | null {
+  private nextDelay(error: unknown, attempt: number, committed: boolean, call: CallClock): number | null {
     if (committed || attempt >= this.config.maxAttempts) return null;
     if (error instanceof CircuitOpenError) return null;
     if (error instanceof UpstreamError && !error.retryable) return null;
+    // The upstream's own Retry-After, unclamped: asked for more than the budget, the call gives up.
     const delay = retryDelay(
       attempt,
       this.config,
       error instanceof UpstreamError ? error.retryAfterMs : undefined,
     );
-    return this.now() + delay - started > this.config.retryBudgetMs ? null : delay;
-  }
-
-  private sleep(owner: Scope, ms: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (owner.disposed) {
-        reject(new Error('owner ended'));
-        return;
-      }
-      // The timer is the owner's: disposing the scope disposes it and the abort rejects the wait.
-      const timer = owner.timer(ms, () => {
-        owner.signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      const onAbort = () => {
-        timer.dispose();
-        reject(new Error('owner ended'));
-      };
-      owner.signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return call.elapsed() + delay > this.config.retryBudgetMs ? null : delay;
   }
 
   private failed(upstream: Upstream, error: unknown): SockwardenError {
@@ -279,9 +296,10 @@ export class Governor {
     const throttled = error instanceof UpstreamError && error.status === 429;
     const retryAfterMs = error instanceof UpstreamError ? error.retryAfterMs : undefined;
     const message = `upstream ${upstream.name}: ${(error as Error).message}`;
+    // The hint goes to clients: whatever the upstream asked for, it names a sane wait (60 s at most).
     return new SockwardenError(throttled ? 'rate_limited' : 'backend_unavailable', message, {
       cause: error,
-      retryAfterMs: retryAfterMs ?? this.config.backoffBaseMs,
+      retryAfterMs: clampRetryAfter(retryAfterMs ?? this.config.backoffBaseMs),
     });
   }
 
@@ -301,8 +319,4 @@ export class Governor {
     this.observer?.outcome(upstream.name, 'cancelled');
     return new SockwardenError('upstream_cancelled', `upstream ${upstream.name}: the owner ended`);
   }
-}
-
-function timeoutError(config: GovernorConfig): UpstreamError {
-  return new UpstreamError(`no answer for ${config.attemptTimeoutMs} ms`, { retryable: true });
 }

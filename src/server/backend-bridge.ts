@@ -1,20 +1,20 @@
 /**
  * The backend bridge of server mode: every client message is POSTed, signed, to the backend, and the
  * reply is relayed to the session (one JSON message, or NDJSON streamed line by line). Each POST is a
- * `session.run()` call, so it is governed and owned by the session: when the session ends (the
+ * governed call owned by the session (what `session.run()` does, through the governor directly so
+ * that waiting on the client's backpressure stops the call's clocks): when the session ends (the
  * client left and did not resume in time) the request is aborted and the backend sees it close.
- * It is an ordinary session listener; the gateway knows nothing of it.
+ * `connect` and `disconnect` go through a lane of their own (backend-lifecycle.ts). It is an
+ * ordinary session listener; the gateway knows nothing of it.
  */
 import type { Logger } from 'pino';
-import type { Scope } from '../core/scope.js';
 import type { Session } from '../core/session.js';
-import type { UpstreamAttempt } from '../core/upstream.js';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import { UpstreamError } from '../governor/governor.js';
-import { parseRetryAfter } from '../retry-after.js';
-import { BadReplyError, parseJson, readLimited, readNdjson } from './backend-reply.js';
-import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from './backend-signature.js';
+import type { GovernedAttempt } from '../governor/governor.js';
+import { LifecycleEvents } from './backend-lifecycle.js';
+import { type BackendTarget, postToBackend } from './backend-post.js';
+import { BackendRefusalError, BadReplyError, parseJson, readLimited, readNdjson } from './backend-reply.js';
 
 /** Optional events besides `message`. */
 export type BackendEvent = 'connect' | 'disconnect';
@@ -33,8 +33,14 @@ export interface BackendBridgeOptions {
 /** The upstream name of the backend in stats and metrics. */
 export const BACKEND_UPSTREAM = 'backend';
 
-/** Statuses worth another attempt: throttling and temporary unavailability. */
-const RETRYABLE = new Set([429, 502, 503, 504]);
+/**
+ * The gateway's hook for work that must finish before `close()` disposes its scopes. With it, a drain
+ * waits (within its window) for the disconnects of the sessions it ended; a gateway without it
+ * disposes the bridge's scope at once, which cancels them, each counted and logged.
+ */
+interface BeforeDisposeHook {
+  beforeDispose?: (task: () => Promise<void>) => () => void;
+}
 
 /** Checks a backend URL; throws `invalid_config` naming the flag. */
 export function checkBackendUrl(url: string): URL {
@@ -59,44 +65,30 @@ export function checkBackendUrl(url: string): URL {
 
 /** Connects a gateway's sessions to an HTTP backend. Returns a function that detaches the bridge. */
 export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOptions): () => void {
-  const url = checkBackendUrl(options.url).toString();
+  const target: BackendTarget = { url: checkBackendUrl(options.url).toString(), secret: options.secret };
   const limit = gateway.config.maxPayloadBytes;
   const events = new Set(options.events ?? []);
-  const background: Scope = gateway.scope('backend-bridge');
+  const background = gateway.scope('backend-bridge');
   const log = options.logger.child({ component: 'backend-bridge' });
-
-  const post = async (body: string, attempt: UpstreamAttempt): Promise<Response> => {
-    const timestamp = String(Date.now());
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      [TIMESTAMP_HEADER]: timestamp,
-    };
-    if (options.secret !== undefined) headers[SIGNATURE_HEADER] = signBody(options.secret, timestamp, body);
-    let res: Response;
-    try {
-      res = await fetch(url, { method: 'POST', headers, body, signal: attempt.signal });
-    } catch (cause) {
-      if (attempt.signal.aborted) throw attempt.signal.reason;
-      throw new UpstreamError(`the backend could not be reached: ${describe(cause)}`, { cause });
-    }
-    attempt.progress();
-    if (res.status === 200 || res.status === 204) return res;
-    await res.body?.cancel();
-    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-    throw new UpstreamError(`the backend answered HTTP ${res.status}`, {
-      status: res.status,
-      retryable: RETRYABLE.has(res.status),
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    });
-  };
+  const post = (body: string, attempt: GovernedAttempt) => postToBackend(target, body, attempt);
+  const lifecycle = new LifecycleEvents({
+    governor: gateway.governor,
+    owner: background,
+    upstream: BACKEND_UPSTREAM,
+    maxConnections: gateway.config.maxConnections,
+    log,
+    post,
+  });
+  const unhook = (gateway as Gateway & BeforeDisposeHook).beforeDispose?.(() => lifecycle.flush());
 
   /** Relays one reply to the session; marks the call committed once anything reached it. */
-  const relay = async (session: Session, res: Response, attempt: UpstreamAttempt): Promise<void> => {
+  const relay = async (session: Session, res: Response, attempt: GovernedAttempt): Promise<void> => {
     if (res.status === 204) return;
     const type = (res.headers.get('content-type') ?? '').split(';')[0]?.trim();
     const deliver = async (value: unknown) => {
       attempt.commit();
-      await session.send(value);
+      // The client's backpressure holds the backend back, but it is no silence of the backend's.
+      await attempt.awaitDownstream(session.send(value));
     };
     if (type === 'application/x-ndjson') {
       await readNdjson(res.body, limit, deliver, attempt.progress);
@@ -111,66 +103,71 @@ export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOpti
     }
   };
 
-  const report = (session: Session, error: unknown, ref: string | undefined) => {
-    const context = { user: session.user, session: session.id, ref };
-    if (error instanceof SockwardenError) {
-      if (error.code === 'upstream_cancelled') {
-        log.debug(context, 'backend call cancelled: the session ended');
-        return;
-      }
-      const cause = error.cause;
-      const code = cause instanceof BadReplyError ? 'backend_bad_reply' : error.code;
-      log.warn({ ...context, code, err: cause ?? error }, `backend call failed: ${error.message}`);
-      const extra = {
-        ...(ref === undefined ? {} : { ref }),
-        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-      };
-      session.sendError(code, error.message, extra);
-      return;
-    }
-    log.error({ ...context, err: error }, 'backend call failed unexpectedly');
-    session.sendError('backend_unavailable', 'the backend call failed', ref === undefined ? {} : { ref });
-  };
-
   const onSession = (session: Session) => {
     const identity = { user: session.user, session: session.id };
     if (events.has('connect')) {
-      const body = JSON.stringify({ event: 'connect', ...identity });
-      session
-        .run((attempt) => post(body, attempt).then((res) => relay(session, res, attempt)), {
-          upstream: BACKEND_UPSTREAM,
-        })
-        .catch((error: unknown) => report(session, error, undefined));
+      lifecycle
+        .connect(session, (res, attempt) => relay(session, res, attempt))
+        .catch((error: unknown) => tellClient(session, error, undefined));
     }
     session.onMessage((data, ctx) => {
       const body = JSON.stringify({ event: 'message', ...identity, id: ctx.id ?? null, data });
-      return session
-        .run((attempt) => post(body, attempt).then((res) => relay(session, res, attempt)), {
+      return gateway.governor
+        .run(async (attempt) => relay(session, await post(body, attempt), attempt), {
+          owner: session.scope,
           upstream: BACKEND_UPSTREAM,
         })
-        .catch((error: unknown) => report(session, error, ctx.id));
+        .catch((error: unknown) => {
+          logFailure(log, session, error, ctx.id);
+          tellClient(session, error, ctx.id);
+        });
     });
-    if (events.has('disconnect')) {
-      // The session is gone when this runs, so the call belongs to the bridge's own scope.
-      session.scope.own('disposer', () => {
-        const body = JSON.stringify({ event: 'disconnect', ...identity });
-        gateway.governor
-          .run(async (attempt) => void (await post(body, attempt)).body?.cancel(), {
-            owner: background,
-            upstream: BACKEND_UPSTREAM,
-          })
-          .catch((error: unknown) => log.warn({ ...identity, err: error }, 'disconnect event not delivered'));
-      });
-    }
+    // The session is gone when this runs, so the call belongs to the bridge (see LifecycleEvents).
+    if (events.has('disconnect')) session.scope.own('disposer', () => lifecycle.disconnect(identity));
   };
   gateway.on('session', onSession);
   return () => {
     gateway.off('session', onSession);
+    unhook?.();
     background.dispose();
   };
 }
 
-function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
+/** The error frame's code for a failed call: the governor's, or what the backend's answer says. */
+function codeOf(error: SockwardenError): string {
+  const cause = error.cause;
+  if (cause instanceof BadReplyError) return 'backend_bad_reply';
+  if (cause instanceof BackendRefusalError) return 'backend_rejected';
+  return error.code;
+}
+
+function logFailure(log: Logger, session: Session, error: unknown, ref: string | undefined): void {
+  const context = { user: session.user, session: session.id, ref };
+  if (!(error instanceof SockwardenError)) {
+    log.error({ ...context, err: error }, 'backend call failed unexpectedly');
+  } else if (error.code === 'upstream_cancelled') {
+    log.debug(context, 'backend call cancelled: the session ended');
+  } else {
+    log.warn(
+      { ...context, code: codeOf(error), err: error.cause ?? error },
+      `backend call failed: ${error.message}`,
+    );
+  }
+}
+
+/** Sends the client one error frame for a failed call, named by `ref`; nothing when the session ended. */
+function tellClient(session: Session, error: unknown, ref: string | undefined): void {
+  const withRef = ref === undefined ? {} : { ref };
+  if (!(error instanceof SockwardenError)) {
+    session.sendError('backend_unavailable', 'the backend call failed', withRef);
+    return;
+  }
+  if (error.code === 'upstream_cancelled') return;
+  const code = codeOf(error);
+  // Waiting does not change a refusal: no hint to retry it as it is.
+  const hint =
+    code === 'backend_rejected' || error.retryAfterMs === undefined
+      ? {}
+      : { retryAfterMs: error.retryAfterMs };
+  session.sendError(code, error.message, { ...withRef, ...hint });
 }

@@ -1,15 +1,29 @@
 /**
  * Reading a backend's reply within limits: a JSON body, or NDJSON whose every line is delivered the
- * moment it is complete. A reply that breaks the contract raises {@link BadReplyError}, which is not
- * retried: the backend answered, just wrongly.
+ * moment it is complete. A reply that breaks the contract raises {@link BadReplyError}, and a 4xx
+ * raises {@link BackendRefusalError}. Neither is retried (the backend answered, on purpose or just
+ * wrongly) and neither counts against the backend's circuit: what the backend answers depends on
+ * what the client sent, and one client's input must not open the circuit for every session.
  */
 import { UpstreamError } from '../governor/governor.js';
 
 /** A reply that does not follow the bridge's contract. */
 export class BadReplyError extends UpstreamError {
   constructor(message: string) {
-    super(message, { retryable: false });
+    super(message, { retryable: false, countsAgainstUpstream: false });
     this.name = 'BadReplyError';
+  }
+}
+
+/** The backend refused the request with a 4xx (other than 408 and 429): the client is told `backend_rejected`. */
+export class BackendRefusalError extends UpstreamError {
+  constructor(status: number) {
+    super(`the backend refused the request: HTTP ${status}`, {
+      status,
+      retryable: false,
+      countsAgainstUpstream: false,
+    });
+    this.name = 'BackendRefusalError';
   }
 }
 

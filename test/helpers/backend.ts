@@ -65,6 +65,41 @@ export async function startBackend(secret = 'backend-secret'): Promise<TestBacke
   return backend;
 }
 
+/** One request a {@link Recorder} received, whatever its method or body. */
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** A plain HTTP server that records every request and answers 200 with a JSON body. */
+export interface Recorder {
+  url: string;
+  requests: RecordedRequest[];
+}
+
+/**
+ * Starts a {@link Recorder}: the stand-in for a host the gateway must never talk to (a redirect's
+ * target), so it accepts anything and keeps it as evidence.
+ */
+export async function startRecorder(): Promise<Recorder> {
+  const recorder: Recorder = { url: '', requests: [] };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      recorder.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"from":"elsewhere"}');
+    });
+  });
+  backends.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  recorder.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/steal`;
+  return recorder;
+}
+
 /** Attaches the bridge to a running test gateway. */
 export function bridge(
   running: Running,

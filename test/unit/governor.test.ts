@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ResourceLedger, Scope } from '../../src/core/scope.js';
 import { TimerWheel } from '../../src/core/timer-wheel.js';
 import type { UpstreamAttempt } from '../../src/core/upstream.js';
-import { Governor, type GovernorConfig, UpstreamError } from '../../src/governor/governor.js';
+import { CallLane, Governor, type GovernorConfig, UpstreamError } from '../../src/governor/governor.js';
 import { ManualClock } from '../helpers/clock.js';
 
 const CONFIG: GovernorConfig = {
@@ -163,7 +163,69 @@ describe('governor retries (I7)', () => {
   });
 });
 
+describe('governor time bounds (I7)', () => {
+  it('cuts a call that keeps progressing once it passes the retry budget, without blaming the upstream', async () => {
+    const { root, governor, advance } = setup({
+      retryBudgetMs: 3_000,
+      breaker: { ...CONFIG.breaker, consecutiveFailures: 1 },
+    });
+    let progress: (() => void) | undefined;
+    const trickling = governor
+      .run(
+        (a) => {
+          progress = a.progress;
+          return never(a);
+        },
+        { owner: root.child('session') },
+      )
+      .catch((e: unknown) => e);
+    for (let t = 0; t < 4_000; t += 500) {
+      progress?.();
+      await advance(500);
+    }
+    expect(await trickling).toMatchObject({
+      code: 'backend_unavailable',
+      message: expect.stringMatching(/retry budget \(3000 ms\)/),
+    });
+    expect(governor.stats().default).toMatchObject({ circuit: 'closed', retries: 0, inFlight: 0 });
+  });
+
+  it('stops the silence timeout and the budget while an attempt awaits its downstream', async () => {
+    const { root, governor, advance, ledger } = setup({ retryBudgetMs: 6_000 });
+    let drained: (() => void) | undefined;
+    const held = governor.run(
+      async (a) => {
+        await a.awaitDownstream(new Promise<void>((r) => (drained = r)));
+        return 'delivered';
+      },
+      { owner: root.child('session') },
+    );
+    await advance(20_000);
+    expect(ledger.count('timer')).toBe(0);
+    drained?.();
+    expect(await held).toBe('delivered');
+    expect(governor.stats().default).toMatchObject({ successes: 1, failures: 0 });
+  });
+});
+
 describe('governor circuit breaker under a fake clock', () => {
+  it("counts only the upstream's own failures: never a 4xx, and a 429 once, when the call gives up on it", async () => {
+    const { root, governor, advance } = setup();
+    const owner = root.child('session');
+    const settle = async (call: Promise<unknown>) => {
+      const settled = call.catch(() => {});
+      await advance(1_000);
+      await settled;
+    };
+    for (const status of [400, 404, 409, 422]) await settle(governor.run(failing(status), { owner }));
+    expect(governor.stats().default?.circuit).toBe('closed');
+    // Two calls throttled on all three attempts: two failures, not six, below the three that open it.
+    for (let i = 0; i < 2; i++) await settle(governor.run(failing(429, 10), { owner }));
+    expect(governor.stats().default).toMatchObject({ circuit: 'closed', throttled: 6, failures: 6 });
+    await settle(governor.run(failing(429, 10), { owner }));
+    expect(governor.stats().default?.circuit).toBe('open');
+  });
+
   it('opens after N consecutive failures, fails fast with the time to half-open, probes once, closes', async () => {
     const { root, governor, advance, flush } = setup({ maxAttempts: 1 });
     const owner = root.child('session');
@@ -282,6 +344,17 @@ describe('governor ownership (I2, I7)', () => {
     expect(refused).toMatchObject({ code: 'busy' });
     expect(governor.stats().default).toMatchObject({ inFlight: 1, queued: 2, rejected: 1 });
     owner.dispose();
+  });
+
+  it('bounds a lane to its own concurrency and queue, whatever the owners', async () => {
+    const { root, governor, flush } = setup();
+    const lane = new CallLane('the test lane', { concurrency: 1, queue: 1 });
+    const owners = [1, 2, 3].map(() => root.child('event'));
+    const calls = owners.map((owner) => governor.run(never, { owner, lane }).catch((e: unknown) => e));
+    await flush();
+    expect(await calls[2]).toMatchObject({ code: 'busy', message: expect.stringMatching(/the test lane/) });
+    expect(governor.stats().default).toMatchObject({ inFlight: 1, queued: 1, rejected: 1 });
+    for (const owner of owners) owner.dispose();
   });
 
   it('paces attempts by the token bucket of the upstream', async () => {
