@@ -113,6 +113,13 @@ export interface Gateway {
    */
   scope(name: string): Scope;
   /**
+   * Registers work that must finish before `close()` disposes the gateway's scopes (the backend
+   * bridge's disconnect events for the sessions the drain ended): awaited after the last session
+   * ended, with the timer wheel still running, for at most what is left of `drainTimeoutMs`.
+   * Returns a function that unregisters it.
+   */
+  beforeDispose(task: () => Promise<void>): () => void;
+  /**
    * Drains and releases everything; `drainMs` spreads reconnect hints (default `drainTimeoutMs`).
    * With a shared engine, sessions are also held for up to `drainMs` after their sockets closed,
    * until other nodes claim them, so that their clients resume there with nothing lost.
@@ -201,6 +208,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const root = Scope.root('gateway', ledger, wheel, (e) => telemetry.failure('dispose', e));
   const heapLimit = config.heapLimitBytes || getHeapStatistics().heap_size_limit;
   const governor = new Governor(governorConfig(config.governor), () => wheel.now(), metrics.upstream);
+  const beforeDispose = new Set<() => Promise<void>>();
   const core = new Hub({
     config,
     engine: options.engine ?? memoryEngine(),
@@ -212,6 +220,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     onSession: (session) => events.emit('session', session),
     runUpstream: (call, owner, upstream) =>
       governor.run(call, upstream === undefined ? { owner } : { owner, upstream }),
+    beforeDispose: () => Promise.allSettled([...beforeDispose].map(async (task) => task())),
   });
   const figures = (): GatewayFigures => ({ ...core.stats(), upstream: governor.stats() });
   metrics.collectFrom(figures);
@@ -280,6 +289,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         .map((s) => ({ id: s.id, connected: s.attached?.open ?? false, seq: s.seq }));
     },
     scope: (name) => root.child(name, { permanent: true }),
+    beforeDispose(task) {
+      beforeDispose.add(task);
+      return () => void beforeDispose.delete(task);
+    },
     ready: () => core.readiness(),
     stats: figures,
     metrics: () => metrics.render(),

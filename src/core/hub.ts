@@ -43,6 +43,11 @@ export interface HubParts {
   onSession(session: Session): void;
   /** Runs sessions' upstream calls (the governor). */
   runUpstream: UpstreamRunner;
+  /**
+   * Work to finish before a drain disposes the root scope (a backend's disconnect events for the
+   * sessions the drain ended): awaited for at most what is left of the drain window.
+   */
+  beforeDispose?(): Promise<unknown>;
 }
 
 const MAINTENANCE_MS = 1_000;
@@ -222,6 +227,7 @@ export class Hub {
    * drain window, waits up to `drainTimeoutMs`, terminates the rest and releases every resource.
    */
   async drain(drainMs: number = this.config.drainTimeoutMs): Promise<void> {
+    const drainStartedAt = this.now();
     this.admission.draining = true;
     this.maintenance?.cancel();
     this.admission.rejectQueued();
@@ -237,9 +243,24 @@ export class Hub {
     }
     for (const connection of [...this.registry.connections]) connection.terminate();
     for (const session of [...this.registry.sessions.values()]) session.end('drained');
+    // What those ends started (a backend's disconnect events) finishes with the wheel still turning.
+    await this.settleBeforeDispose(drainStartedAt + this.config.drainTimeoutMs - this.now());
     this.parts.root.dispose();
     this.parts.wheel.stop();
     await this.engine.close();
+  }
+
+  private async settleBeforeDispose(timeoutMs: number): Promise<void> {
+    const work = this.parts.beforeDispose?.();
+    if (!work || timeoutMs <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.parts.root.timer(timeoutMs, resolve);
+      const done = () => {
+        timer.dispose();
+        resolve();
+      };
+      work.then(done, done);
+    });
   }
 
   private async drainUntil(done: () => boolean, timeoutMs: number): Promise<void> {

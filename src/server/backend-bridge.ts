@@ -33,15 +33,6 @@ export interface BackendBridgeOptions {
 /** The upstream name of the backend in stats and metrics. */
 export const BACKEND_UPSTREAM = 'backend';
 
-/**
- * The gateway's hook for work that must finish before `close()` disposes its scopes. With it, a drain
- * waits (within its window) for the disconnects of the sessions it ended; a gateway without it
- * disposes the bridge's scope at once, which cancels them, each counted and logged.
- */
-interface BeforeDisposeHook {
-  beforeDispose?: (task: () => Promise<void>) => () => void;
-}
-
 /** Checks a backend URL; throws `invalid_config` naming the flag. */
 export function checkBackendUrl(url: string): URL {
   let parsed: URL;
@@ -79,7 +70,8 @@ export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOpti
     log,
     post,
   });
-  const unhook = (gateway as Gateway & BeforeDisposeHook).beforeDispose?.(() => lifecycle.flush());
+  // A drain waits (within its window) for the disconnects of the sessions it ended.
+  const unhook = gateway.beforeDispose(() => lifecycle.flush());
 
   /** Relays one reply to the session; marks the call committed once anything reached it. */
   const relay = async (session: Session, res: Response, attempt: GovernedAttempt): Promise<void> => {
@@ -128,7 +120,7 @@ export function attachBackendBridge(gateway: Gateway, options: BackendBridgeOpti
   gateway.on('session', onSession);
   return () => {
     gateway.off('session', onSession);
-    unhook?.();
+    unhook();
     background.dispose();
   };
 }
