@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { SUBPROTOCOL } from '../protocol.js';
-import { parseRetryAfter } from '../retry-after.js';
+import { clampRetryAfter, parseRetryAfter } from '../retry-after.js';
 import { SockwardenClient } from './client.js';
 import type { ConnectOptions } from './options.js';
 import type { ClientSocket, SocketEvents, UpgradeRefusal } from './socket.js';
@@ -21,7 +21,8 @@ export function nodeSocket(url: string, events: SocketEvents): ClientSocket {
   socket.on('unexpected-response', (_req, res: IncomingMessage) => {
     refusal = { status: res.statusCode ?? 0 };
     const after = parseRetryAfter(res.headers['retry-after']);
-    if (after !== undefined) refusal.retryAfterMs = after;
+    // A hint past what any gateway sends would overflow the reconnect timer, which then fires at once.
+    if (after !== undefined) refusal.retryAfterMs = clampRetryAfter(after);
     res.resume();
     socket.terminate();
   });
