@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine, EngineHost, RemoteOperation, SlotDecision, SlotLimits } from '../../src/core/engine.js';
 import { memoryEngine } from '../../src/engines/memory.js';
 import { type RedisEngine, redisEngine } from '../../src/engines/redis.js';
+import { testEngineHost } from '../helpers/engine-host.js';
 import { until } from '../helpers/gateway.js';
 import { useRedis } from '../helpers/redis.js';
 
@@ -18,24 +19,11 @@ const LIMITS: SlotLimits = { maxConnections: 5, maxConnectionsPerUser: 3, maxCon
 const failures: unknown[] = [];
 const transitions: boolean[] = [];
 const delivered: RemoteOperation[] = [];
-/** The gateway lends its timer wheel; plain timers stand in for it here. */
-const host: EngineHost = {
-  schedule(delayMs, task) {
-    const timer = setTimeout(task, delayMs);
-    return {
-      cancel() {
-        clearTimeout(timer);
-        return true;
-      },
-    };
-  },
+const host: EngineHost = testEngineHost({
   failure: (error) => void failures.push(error),
   degradedChanged: (degraded) => void transitions.push(degraded),
   deliver: (operation) => void delivered.push(operation),
-  handOver: () => ({ held: false, attached: false }),
-  dropDetached: () => {},
-  replay: { resumeWindowMs: 30_000, maxMessages: 100, maxBytes: 1_048_576 },
-};
+});
 const engines: Engine[] = [];
 afterEach(async () => {
   for (const engine of engines.splice(0)) await engine.close();

@@ -7,10 +7,11 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Engine, EngineHost } from '../../src/core/engine.js';
+import type { Engine } from '../../src/core/engine.js';
 import { sessionKeyOf } from '../../src/core/identity.js';
 import { type RedisEngine, redisEngine } from '../../src/engines/redis.js';
 import { useClusterNodes } from '../helpers/cluster.js';
+import { testEngineHost } from '../helpers/engine-host.js';
 import { type Running, until } from '../helpers/gateway.js';
 import { useRedis } from '../helpers/redis.js';
 
@@ -63,25 +64,10 @@ describe.runIf(available)('the Redis copy of a session, bounded by messages and 
 
   /** A Redis engine whose host lends replay bounds as the gateway does, plain timers for its wheel. */
   async function engineNode(prefix: string, maxMessages: number, maxBytes: number): Promise<RedisEngine> {
-    // Built apart from the host: the bounds carry `maxBytes`, which the gateway's host adds.
-    const replay = { resumeWindowMs: 30_000, maxMessages, maxBytes };
-    const host: EngineHost = {
-      schedule(delayMs, task) {
-        const timer = setTimeout(task, delayMs);
-        return {
-          cancel() {
-            clearTimeout(timer);
-            return true;
-          },
-        };
-      },
-      failure: () => {},
-      degradedChanged: () => {},
-      deliver: () => {},
+    const host = testEngineHost({
       handOver: () => ({ held: true, attached: false }),
-      dropDetached: () => {},
-      replay,
-    };
+      replay: { resumeWindowMs: 30_000, maxMessages, maxBytes },
+    });
     const engine = redisEngine({ url: redis.url, keyPrefix: prefix })(
       { maxConnections: 10, maxConnectionsPerUser: 10, maxConnectionsPerIp: 10 },
       host,

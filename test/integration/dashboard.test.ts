@@ -1,6 +1,7 @@
 /** `/dashboard` over HTTP, on the built `sockwarden serve`: who gets in, and what the stream carries. */
 import { describe, expect, it } from 'vitest';
 import { serve } from '../helpers/cli.js';
+import { signInForm as form } from '../helpers/dashboard-sign-in.js';
 import { openEventStream, type StreamEvent } from '../helpers/event-stream.js';
 import { connect, type TestClient } from '../helpers/gateway.js';
 
@@ -11,15 +12,6 @@ type Sample = {
 };
 
 const sample = (e: StreamEvent) => e.data as Sample;
-
-function form(key: string): RequestInit {
-  return {
-    method: 'POST',
-    body: new URLSearchParams({ key }).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    redirect: 'manual',
-  };
-}
 
 describe('dashboard access', () => {
   it('asks a browser to sign in with the API key, and the cookie it gets opens the dashboard only', async () => {

@@ -8,17 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { ApiKeyGuard } from '../../src/server/api-access.js';
 import { authorizeDashboard, DASHBOARD_COOKIE_MAX_AGE_S, signIn } from '../../src/server/dashboard-access.js';
 import { run, serve } from '../helpers/cli.js';
+import { signInForm as form } from '../helpers/dashboard-sign-in.js';
 
 const KEY = 'a-strong-api-key-0123456789';
-
-function form(key: string): RequestInit {
-  return {
-    method: 'POST',
-    body: new URLSearchParams({ key }).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    redirect: 'manual',
-  };
-}
 
 describe('API key strength', () => {
   it.each([

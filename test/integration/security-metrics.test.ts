@@ -1,40 +1,12 @@
-/**
- * `/metrics` against an attacker on the open port: pipelined scrapes that are never read must not
- * grow the server's memory or stall its event loop, renders are shared, and `/metrics` can be put
- * behind the API key.
- */
-import type { Server } from 'node:http';
-import { type AddressInfo, type Socket, connect as tcpConnect } from 'node:net';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createGateway, type Gateway } from '../../src/index.js';
-import type { ApiAccess } from '../../src/server/api-access.js';
-import { createHttpServer, HTTP_SERVER_LIMITS, type HttpServerLimits } from '../../src/server/http-server.js';
+import { type Socket, connect as tcpConnect } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
+import { HTTP_SERVER_LIMITS } from '../../src/server/http-server.js';
 import { serve } from '../helpers/cli.js';
+import { useInProcessServer } from '../helpers/http-server.js';
 
 const KEY = 'metrics-test-key-0123456789';
 
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop();
-});
-
-/** A gateway behind `createHttpServer` in this process, on a free loopback port. */
-async function inProcess(
-  access: ApiAccess,
-  limits: Partial<HttpServerLimits> = {},
-): Promise<{ gateway: Gateway; server: Server; base: string }> {
-  const gateway = createGateway({ insecure: true, logger: pino({ level: 'silent' }) });
-  const { server, dashboard } = createHttpServer(gateway, access, {}, limits);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  stops.push(async () => {
-    dashboard.close();
-    await gateway.close({ drainMs: 0 });
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { gateway, server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
+const inProcess = useInProcessServer();
 
 /** Opens a socket that writes `count` pipelined scrapes at once and never reads an answer. */
 function pipelineWithoutReading(port: number, count: number): Socket {

@@ -1,42 +1,12 @@
-/**
- * Slow clients on the HTTP side: a request whose headers or body never finish is cut after a short
- * timeout, while WebSocket connections and the dashboard's event stream, long-lived by design, are not.
- */
-import type { Server } from 'node:http';
-import { type AddressInfo, connect as tcpConnect } from 'node:net';
-import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createGateway, type Gateway } from '../../src/index.js';
-import { createHttpServer, HTTP_SERVER_LIMITS, type HttpServerLimits } from '../../src/server/http-server.js';
+import { connect as tcpConnect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { HTTP_SERVER_LIMITS } from '../../src/server/http-server.js';
 import { serve } from '../helpers/cli.js';
 import { openEventStream } from '../helpers/event-stream.js';
 import { connect } from '../helpers/gateway.js';
+import { useInProcessServer } from '../helpers/http-server.js';
 
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop();
-});
-
-/** `sockwarden serve`'s HTTP server in this process, with `limits`, on a free loopback port. */
-async function inProcess(
-  limits: Partial<HttpServerLimits>,
-): Promise<{ gateway: Gateway; server: Server; port: number }> {
-  const gateway = createGateway({ insecure: true, logger: pino({ level: 'silent' }) });
-  const { server, dashboard } = createHttpServer(
-    gateway,
-    { apiKey: undefined, openOnLoopback: true },
-    {},
-    limits,
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  stops.push(async () => {
-    dashboard.close();
-    await gateway.close({ drainMs: 0 });
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { gateway, server, port: (server.address() as AddressInfo).port };
-}
+const inProcess = useInProcessServer();
 
 /** Writes `text` on a fresh socket and resolves with how long the server kept the socket open (ms). */
 function heldFor(port: number, text: string): Promise<number> {
@@ -57,13 +27,12 @@ describe('slow HTTP clients', () => {
   }, 20_000);
 
   it('cut a sign-in whose body never ends, and idle keep-alive sockets, but not upgrades or streams', async () => {
-    const { gateway, port } = await inProcess({
+    const { gateway, port, base } = await inProcess(undefined, {
       headersTimeoutMs: 500,
       requestTimeoutMs: 1_000,
       keepAliveTimeoutMs: 500,
       timeoutCheckIntervalMs: 100,
     });
-    const base = `http://127.0.0.1:${port}`;
     const ws = await connect(`ws://127.0.0.1:${port}/ws`, { user: 'alice' });
     const stream = await openEventStream(`${base}/dashboard/stream`);
     await stream.next((e) => e.event === 'history');
