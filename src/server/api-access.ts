@@ -42,6 +42,28 @@ function isLoopback(address: string | undefined): boolean {
   );
 }
 
+/**
+ * Whether a `Host` header names this machine (`localhost`, a `.localhost` name, 127.x.y.z or
+ * `[::1]`, with any port). A page on another site can make a browser on loopback send requests to
+ * the gateway through DNS rebinding: its own name, resolved to 127.0.0.1, with its own name in
+ * `Host` and `Origin`, so only the host name tells the two apart.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return (
+    name === 'localhost' ||
+    name.endsWith('.localhost') ||
+    /^127(\.\d{1,3}){3}$/.test(name) ||
+    name === '[::1]'
+  );
+}
+
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
@@ -83,7 +105,13 @@ export class ApiKeyGuard {
   /** Throws `unauthorized` (or `auth_throttled`) unless the request may call the API. */
   authorize(req: IncomingMessage): void {
     if (this.access.apiKey === undefined) {
-      if (this.access.openOnLoopback && isLoopback(req.socket.remoteAddress)) return;
+      if (this.access.openOnLoopback && isLoopback(req.socket.remoteAddress)) {
+        if (isLoopbackHost(req.headers.host)) return;
+        throw new SockwardenError(
+          'unauthorized',
+          `with no API key, the API answers only requests addressed to this machine by a loopback name (Host ${JSON.stringify(req.headers.host ?? '')} is not one): start the server with --api-key`,
+        );
+      }
       throw new SockwardenError('unauthorized', 'the API is disabled: start the server with --api-key');
     }
     if (!this.checkKey(bearerOf(req), req.socket.remoteAddress)) {

@@ -3,6 +3,7 @@
  * loopback): a page on another site that the developer visits must not be able to publish, collect
  * garbage or disconnect through the developer's browser.
  */
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { serve } from '../helpers/cli.js';
 import { connect } from '../helpers/gateway.js';
@@ -97,6 +98,56 @@ describe('cross-site requests', () => {
     // A link from another site still opens the dashboard page (its sign-in form, at worst).
     const linked = await fetch(`${base}/dashboard`, { headers: { 'sec-fetch-site': 'cross-site' } });
     expect(linked.status).toBe(200);
+    client.ws.close();
+  });
+});
+
+/** POSTs JSON with a `Host` and `Origin` of the caller's choosing (fetch may not set `Host`). */
+function postAs(
+  base: string,
+  path: string,
+  host: string,
+  body: string,
+): Promise<{ status: number; body: string }> {
+  const { port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        headers: { host, origin: `http://${host}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('DNS rebinding', () => {
+  it('refuses a same-origin request addressed by a name that is not loopback, with no key in --insecure', async () => {
+    const { base } = await serve(['--insecure']);
+    const client = await connect(`${base.replace('http', 'ws')}/ws`, { user: 'alice' });
+    const port = new URL(base).port;
+    const body = '{"user":"alice","data":"forged"}';
+    // A page of attacker.example whose name now resolves to 127.0.0.1: Host and Origin agree.
+    const rebound = await postAs(base, '/api/publish', `attacker.example:${port}`, body);
+    expect(rebound.status).toBe(401);
+    expect(JSON.parse(rebound.body)).toMatchObject({ error: 'unauthorized' });
+    expect(client.messages()).toEqual([]);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `app.localhost:${port}`]) {
+      expect((await postAs(base, '/api/publish', host, '{"user":"alice","data":"ok"}')).status, host).toBe(
+        200,
+      );
+    }
     client.ws.close();
   });
 });
