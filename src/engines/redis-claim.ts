@@ -3,7 +3,6 @@
  * hand-over, and what was published for the session since the claim's ordering point.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { RemoteOperation } from '../core/engine.js';
 import type { ClaimMessage } from './redis-router.js';
 
@@ -55,43 +54,4 @@ export class PendingClaim {
       operation.user === this.user && (operation.session === undefined || operation.session === this.session)
     );
   }
-}
-
-/**
- * Reads a session's stream: its last sequence number (which survives trimming) and the contiguous
- * run of frames that ends at it. A run with a hole (frames Redis missed) is cut at the hole, so the
- * replay reports what it cannot give instead of skipping it silently.
- */
-export async function readSentFrames(
-  redis: Redis,
-  stream: string,
-): Promise<{ latestSeq: number; frames: Array<[number, string]> }> {
-  const [info, range] =
-    (await redis.pipeline().xinfo('STREAM', stream).xrange(stream, '-', '+').exec()) ?? [];
-  const latestSeq = info && !info[0] ? latestSeqOf(info[1] as unknown[]) : 0;
-  const entries = (range && !range[0] ? range[1] : []) as Array<[string, string[]]>;
-  return { latestSeq, frames: contiguousFrames(latestSeq, entries) };
-}
-
-/** The stream's last sequence number from its `XINFO STREAM` fields (`last-generated-id` is `<seq>-0`), or 0. */
-export function latestSeqOf(fields: readonly unknown[]): number {
-  return Number.parseInt(String(fields[fields.indexOf('last-generated-id') + 1]), 10) || 0;
-}
-
-/**
- * The frames of `XRANGE` entries (id `<seq>-0`, fields `f <frame>`) that run without a hole up to
- * `latestSeq`, oldest first: everything before the last missing sequence number is left out.
- */
-export function contiguousFrames(
-  latestSeq: number,
-  entries: ReadonlyArray<readonly [string, readonly string[]]>,
-): Array<[number, string]> {
-  const frames: Array<[number, string]> = [];
-  let expected = latestSeq;
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const [id, fields] = entries[i] as readonly [string, readonly string[]];
-    if (Number.parseInt(id, 10) !== expected) break;
-    frames.unshift([expected--, fields[1] ?? '']);
-  }
-  return frames;
 }

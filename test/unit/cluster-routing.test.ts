@@ -7,12 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { RemoteOperation } from '../../src/core/engine.js';
-import {
-  contiguousFrames,
-  latestSeqOf,
-  PendingClaim,
-  readSentFrames,
-} from '../../src/engines/redis-claim.js';
+import { PendingClaim } from '../../src/engines/redis-claim.js';
 import {
   decodeRouted,
   encodeRouted,
@@ -213,56 +208,5 @@ describe('a claim under way', () => {
     expect(claim.targets(publish('1', 'other'))).toBe(false);
     expect(claim.targets({ kind: 'disconnect', user: 'v' })).toBe(false);
     expect(claim.targets({ kind: 'disconnect', user: 'u', session: 's' })).toBe(true);
-  });
-});
-
-describe("a claimed session's frames", () => {
-  const entry = (seq: number): [string, string[]] => [`${seq}-0`, ['f', `frame ${seq}`]];
-
-  it('reads the last sequence number from XINFO, 0 when it is missing or unreadable', () => {
-    expect(latestSeqOf(['length', 3, 'last-generated-id', '42-0', 'entries-added', 42])).toBe(42);
-    expect(latestSeqOf(['length', 0])).toBe(0);
-    expect(latestSeqOf(['last-generated-id', 'garbage'])).toBe(0);
-  });
-
-  it('keeps the run that ends at the last sequence number, cut at the last hole', () => {
-    expect(contiguousFrames(5, [entry(3), entry(4), entry(5)])).toEqual([
-      [3, 'frame 3'],
-      [4, 'frame 4'],
-      [5, 'frame 5'],
-    ]);
-    expect(
-      contiguousFrames(6, [entry(1), entry(2), entry(4), entry(5), entry(6)]).map(([seq]) => seq),
-    ).toEqual([4, 5, 6]);
-    // The newest frame is missing: nothing can be replayed without a gap.
-    expect(contiguousFrames(7, [entry(5), entry(6)])).toEqual([]);
-    expect(contiguousFrames(0, [])).toEqual([]);
-  });
-
-  it('reads both from one pipeline, and a stream that does not exist as nothing sent', async () => {
-    const pipelineOf = (result: unknown) =>
-      ({
-        pipeline() {
-          const chain = { xinfo: () => chain, xrange: () => chain, exec: async () => result };
-          return chain;
-        },
-      }) as unknown as Redis;
-    const stream = pipelineOf([
-      [null, ['length', 2, 'last-generated-id', '2-0']],
-      [null, [entry(1), entry(2)]],
-    ]);
-    expect(await readSentFrames(stream, 'k')).toEqual({
-      latestSeq: 2,
-      frames: [
-        [1, 'frame 1'],
-        [2, 'frame 2'],
-      ],
-    });
-    const missing = pipelineOf([
-      [new Error('ERR no such key'), null],
-      [null, []],
-    ]);
-    expect(await readSentFrames(missing, 'k')).toEqual({ latestSeq: 0, frames: [] });
-    expect(await readSentFrames(pipelineOf(null), 'k')).toEqual({ latestSeq: 0, frames: [] });
   });
 });
