@@ -73,7 +73,11 @@ export class UpstreamBreaker {
     isFailure: (error: Error) => boolean,
   ) {
     const minimumRps = options.minimumRequests / (options.windowMs / 1000);
-    this.policy = circuitBreaker(handleWhen(isFailure), {
+    // A half-open probe that ends in anything but success (a refused request, a cancelled caller, a
+    // throttle) says nothing about recovery; cockatiel would take an error it does not handle for
+    // a success and close the circuit for everyone, so while half-open every error fails the probe.
+    const failsProbe = (error: Error) => isFailure(error) || this.policy.state === CircuitState.HalfOpen;
+    this.policy = circuitBreaker(handleWhen(failsProbe), {
       halfOpenAfter: options.halfOpenAfterMs,
       breaker: new EitherBreaker([
         new ConsecutiveBreaker(options.consecutiveFailures),

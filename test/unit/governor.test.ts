@@ -271,6 +271,20 @@ describe('governor circuit breaker under a fake clock', () => {
     expect(governor.stats().default?.circuit).toBe('open');
   });
 
+  it('keeps the circuit open when the half-open probe ends in no verdict on the upstream (a 4xx)', async () => {
+    const { root, governor, advance } = setup({ maxAttempts: 1 });
+    const owner = root.child('session');
+    for (let i = 0; i < 3; i++) await governor.run(failing(503), { owner }).catch(() => {});
+    await advance(2_000);
+    expect(governor.stats().default?.circuit).toBe('half-open');
+    // A refused request proves nothing about recovery: it must not close the circuit for everyone.
+    await governor.run(failing(400), { owner }).catch(() => {});
+    expect(governor.stats().default?.circuit).toBe('open');
+    await advance(2_000);
+    expect(await governor.run(async () => 'ok', { owner })).toBe('ok');
+    expect(governor.stats().default?.circuit).toBe('closed');
+  });
+
   it('opens on the failure ratio over the window even without N in a row', async () => {
     const { root, governor } = setup({
       maxAttempts: 1,
