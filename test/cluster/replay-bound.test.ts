@@ -21,15 +21,6 @@ const { node, open } = useClusterNodes(redis);
 
 const MiB = 1024 * 1024;
 
-/** Waits until an asynchronous `check` holds, polling every 10 ms. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** The sequence numbers and frames in a session's stream, oldest first, read whole (tests only). */
 async function streamOf(client: Redis, key: string): Promise<Array<[number, string]>> {
   const entries = await client.xrange(key, '-', '+');
@@ -88,10 +79,9 @@ describe.runIf(available)('the Redis copy of a session, bounded by messages and 
     for (let n = 1; n <= 300; n++) a.gateway.publish({ user: 'alice' }, frameOf(n, size));
     const key = `tail:ss:${sessionKeyOf('alice', session)}`;
     const redis = redisClient();
-    await eventually(
-      async () => (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] === '300-0',
-      'the last frame in Redis',
-    );
+    await until(async () => (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] === '300-0', {
+      what: 'the last frame in Redis',
+    });
 
     // 300 × 20 KB sent; Redis holds about 1 MiB of them: the newest, contiguous up to 300.
     const kept = await streamOf(redis, key);

@@ -40,8 +40,8 @@ export const ENDED = {
   shed: 'shed',
   drained: 'drained',
   /** The session's socket closed with a code after which the session is not kept. */
-  closedWith: (_code: number): SessionEndReason => 'final_close',
-} as const satisfies Record<string, SessionEndReason | ((code: number) => SessionEndReason)>;
+  finalClose: 'final_close',
+} as const satisfies Record<string, SessionEndReason>;
 
 /** A telemetry that keeps every event, in order, for assertions. */
 export class RecordingTelemetry implements Telemetry {

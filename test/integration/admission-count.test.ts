@@ -33,7 +33,7 @@ describe('admissions counted', () => {
     const port = Number(new URL(running.url).port);
     expect(await brokenHandshake(port)).toMatch(/^HTTP\/1\.1 400/);
     // Its slot came back, so the user's one connection is admitted.
-    await until(() => running.gateway.stats().connections === 0, 2_000, 'the slot to come back');
+    await until(() => running.gateway.stats().topUsers.length === 0, 2_000, 'the slot to come back');
     await gw.open({ user: 'alice' });
     const { admissions } = await running.gateway.totals();
     expect(admissions.admitted).toBe(1);

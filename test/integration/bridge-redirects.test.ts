@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { bridge, startBackend, startRecorder } from '../helpers/backend.js';
-import { type Frame, useGateway } from '../helpers/gateway.js';
+import { type Frame, until, useGateway } from '../helpers/gateway.js';
 
 const gw = useGateway();
 const detachers: Array<() => void> = [];
@@ -38,7 +38,7 @@ describe('backend bridge: redirects', () => {
       });
       expect(client.frames.some((f) => f.type === 'message')).toBe(false);
       client.ws.close(1000);
-      await new Promise((r) => setTimeout(r, 150));
+      await until(() => backend.requests.length === 3, 5_000, 'the disconnect event');
       // connect, the message once (a redirect is not retried), disconnect: all to the backend alone.
       expect(backend.requests.map((r) => r.body.event)).toEqual(['connect', 'message', 'disconnect']);
       expect(elsewhere.requests).toEqual([]);

@@ -244,7 +244,7 @@ describe('resume window', () => {
     dropped.connection.closed(1006);
     expect(normal.session.ended).toBe(true);
     expect(dropped.session.ended).toBe(false);
-    expect(core.telemetry.endReasons()).toEqual([ENDED.closedWith(1000)]);
+    expect(core.telemetry.endReasons()).toEqual([ENDED.finalClose]);
 
     const noWindow = createCore({ resumeWindowMs: 0 });
     const once = await noWindow.connect({ user: 'u' });
