@@ -103,15 +103,11 @@ export function parseCidr(
 export function trustProxyProblem(value: unknown): string | undefined {
   const accepts =
     'takes a list of CIDRs or addresses (e.g. 10.0.0.0/8,fd00::/8,127.0.0.1) or a hop count (a non-negative integer); 0 or an empty list is off';
-  if (value === false) return undefined;
-  if (typeof value === 'number') {
-    return Number.isSafeInteger(value) && value >= 0 ? undefined : `${accepts} (got ${value})`;
-  }
-  if (!Array.isArray(value)) return `${accepts} (got ${JSON.stringify(value) ?? String(value)})`;
+  if (value === false || (Number.isSafeInteger(value) && (value as number) >= 0)) return undefined;
+  if (!Array.isArray(value)) return accepts;
   const bad = value.find((entry) => typeof entry !== 'string' || parseCidr(entry) === undefined);
-  return value.some((entry) => typeof entry !== 'string' || parseCidr(entry) === undefined)
-    ? `${JSON.stringify(bad) ?? String(bad)} is not a CIDR or an IP address; ${accepts}`
-    : undefined;
+  if (bad === undefined && value.every((entry) => typeof entry === 'string')) return undefined;
+  return `${JSON.stringify(bad) ?? String(bad)} is not a CIDR or an IP address; ${accepts}`;
 }
 
 /**
