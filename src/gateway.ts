@@ -33,6 +33,7 @@ import {
   socketLimitsOf,
   type TunableOptions,
 } from './options.js';
+import { proxyTrust } from './transports/client-address.js';
 import { guardSockets } from './transports/socket-guard.js';
 import { type Authenticator, refuseUpgrade, WsTransport } from './transports/ws.js';
 
@@ -224,7 +225,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   });
   const figures = (): GatewayFigures => ({ ...core.stats(), upstream: governor.stats() });
   metrics.collectFrom(figures);
-  const transport = new WsTransport(core, authenticate);
+  // One trust for the transport and the socket guard, so both agree on who is a proxy.
+  const addressing = { trust: proxyTrust(config.trustProxy), ipv6PrefixLength: config.ipv6PrefixLength };
+  const transport = new WsTransport(core, authenticate, addressing);
   const history = new StatsHistory(HISTORY_SECONDS, (error) => telemetry.failure('sample', error));
   // On the wheel directly, like the hub's maintenance tick: the gateway's own sampling is not a
   // client-owned resource, so it stays out of the ledger. close() cancels it.
@@ -265,7 +268,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         }
       };
       server.on('upgrade', onUpgrade);
-      detachers.push(guardSockets(server, socketLimitsOf(config), telemetry));
+      detachers.push(guardSockets(server, socketLimitsOf(config), telemetry, addressing));
       detachers.push(() => server.off('upgrade', onUpgrade));
     },
     handleUpgrade,

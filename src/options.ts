@@ -6,16 +6,29 @@
 import { z } from 'zod';
 import type { CoreConfig } from './core/config.js';
 import { SockwardenError } from './errors.js';
+import { DEFAULT_IPV6_PREFIX, type TrustProxy, trustProxyProblem } from './transports/client-address.js';
 
 const count = z.number().int().nonnegative();
 const positive = z.number().int().positive();
 const rate = z.strictObject({ perSecond: z.number().positive(), burst: positive });
+/** A per-IP rate, where 0 (either figure) turns the limit off, as 0 does for other limits. */
+const ipRate = z.strictObject({ perSecond: z.number().nonnegative(), burst: count });
+/**
+ * Off by default: a forwarding header is believed only from a peer the operator names. One check
+ * gives one message that says what is accepted, rather than a union's message per branch.
+ */
+const trustProxy = z
+  .custom<false | number | readonly string[]>((value) => trustProxyProblem(value) === undefined, {
+    error: (issue) => trustProxyProblem(issue.input),
+  })
+  .transform((value): TrustProxy => (value === false ? [] : value))
+  .default([]);
 
 /** Schema of every tunable option with its default. */
 export const optionsSchema = z.strictObject({
   maxConnections: positive.default(10_000),
   maxConnectionsPerUser: positive.default(10),
-  maxConnectionsPerIp: positive.default(1_000),
+  maxConnectionsPerIp: count.default(1_000),
   maxSessionsPerUser: positive.default(20),
   maxSockets: count.optional(),
   maxSocketsPerIp: count.optional(),
@@ -24,7 +37,9 @@ export const optionsSchema = z.strictObject({
   maxQueuedUpgrades: count.default(1_000),
   maxQueuedUpgradesPerUser: count.default(10),
   probeTimeoutMs: positive.default(1_000),
-  connectRatePerIp: rate.default({ perSecond: 20, burst: 40 }),
+  connectRatePerIp: ipRate.default({ perSecond: 20, burst: 40 }),
+  trustProxy,
+  ipv6PrefixLength: z.number().int().min(1).max(128).default(DEFAULT_IPV6_PREFIX),
   maxPayloadBytes: positive.default(64 * 1024),
   inboundRatePerConnection: rate.default({ perSecond: 50, burst: 100 }),
   maxViolations: positive.default(10),
@@ -78,19 +93,34 @@ export interface SocketOptions {
   readonly maxSocketsPerIp?: number;
 }
 
-/** The resolved configuration: the core's limits plus the governor's and the sockets'. */
-export type ResolvedConfig = CoreConfig & SocketOptions & { readonly governor: Readonly<GovernorOptions> };
+/** Where client addresses come from, and how they are grouped for per-IP limits. */
+export interface AddressOptions {
+  /** Peers whose `X-Forwarded-For` / `Forwarded` is believed: CIDRs or a hop count; `[]` is off. */
+  readonly trustProxy: TrustProxy;
+  /** IPv6 addresses sharing this many leading bits count as one address for per-IP limits. */
+  readonly ipv6PrefixLength: number;
+}
+
+/** The resolved configuration: the core's limits plus the governor's, the sockets' and the addresses'. */
+export type ResolvedConfig = CoreConfig &
+  SocketOptions &
+  AddressOptions & { readonly governor: Readonly<GovernorOptions> };
 
 /** Sockets beyond the connection limits left for health checks, the API and upgrades in flight. */
 const SOCKET_HEADROOM = 1_024;
 /** Sockets of one IP beyond its connection limit, for its API calls and upgrades in flight. */
 const SOCKET_HEADROOM_PER_IP = 64;
 
-/** The socket caps of a resolved config: set ones as they are, unset ones from the connection limits. */
+/**
+ * The socket caps of a resolved config: set ones as they are, unset ones from the connection limits
+ * (off when the per-IP connection limit is off: 64 sockets would then be the tightest per-IP cap).
+ */
 export function socketLimitsOf(config: ResolvedConfig): { maxSockets: number; maxSocketsPerIp: number } {
+  const perIpDefault =
+    config.maxConnectionsPerIp === 0 ? 0 : config.maxConnectionsPerIp + SOCKET_HEADROOM_PER_IP;
   return {
     maxSockets: config.maxSockets ?? config.maxConnections + SOCKET_HEADROOM,
-    maxSocketsPerIp: config.maxSocketsPerIp ?? config.maxConnectionsPerIp + SOCKET_HEADROOM_PER_IP,
+    maxSocketsPerIp: config.maxSocketsPerIp ?? perIpDefault,
   };
 }
 

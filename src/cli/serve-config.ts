@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { SockwardenError } from '../errors.js';
 import type { TunableOptions } from '../options.js';
 import { type MetricsAccess, MIN_API_KEY_LENGTH } from '../server/api-access.js';
+import { parseTrustProxyText, trustProxyProblem } from '../transports/client-address.js';
 import { camelCase, envName, FLAGS, type FlagSpec } from './serve-flags.js';
 
 /** Everything `serve` needs, validated. */
@@ -47,8 +48,26 @@ export function describeFlag(flag: FlagSpec): string {
   return `--${flag.name} (env ${envName(flag.name)}, config key "${camelCase(flag.name)}")`;
 }
 
+/** `--trust-proxy`: text from a flag or the environment, or a number, list or false from a file. */
+function trustProxyValue(flag: FlagSpec, raw: unknown, source: string): unknown {
+  if (typeof raw === 'string') {
+    const parsed = parseTrustProxyText(raw);
+    if ('value' in parsed) return parsed.value;
+    throw invalid(
+      flag,
+      `${describeFlag(flag)} from ${source}`,
+      `${parsed.problem} (got ${JSON.stringify(raw)})`,
+    );
+  }
+  const problem = trustProxyProblem(raw);
+  if (problem !== undefined)
+    throw invalid(flag, `${describeFlag(flag)} from ${source}`, `${problem} (got ${JSON.stringify(raw)})`);
+  return raw === false ? [] : raw;
+}
+
 function convert(flag: FlagSpec, raw: unknown, source: string): unknown {
   const shown = JSON.stringify(raw);
+  if (flag.name === 'trust-proxy') return trustProxyValue(flag, raw, source);
   if (flag.kind === 'boolean') {
     if (typeof raw === 'boolean') return raw;
     if (raw === 'true' || raw === '1') return true;
@@ -64,8 +83,9 @@ function convert(flag: FlagSpec, raw: unknown, source: string): unknown {
   }
   if (flag.kind === 'number') {
     const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-      throw invalid(flag, source, `must be a positive number (got ${shown})`);
+    // 0 passes here: the option's schema refuses it where 0 does not mean off.
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw invalid(flag, source, `must be a non-negative number (got ${shown})`);
     return value;
   }
   if (flag.kind === 'list') {

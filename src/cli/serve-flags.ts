@@ -144,7 +144,7 @@ export const FLAGS: readonly FlagSpec[] = [
   },
   limit('max-connections', 'maxConnections', 'Connections per node.'),
   limit('max-connections-per-user', 'maxConnectionsPerUser', 'Live connections per user.'),
-  limit('max-connections-per-ip', 'maxConnectionsPerIp', 'Live connections per IP address.'),
+  limit('max-connections-per-ip', 'maxConnectionsPerIp', 'Live connections per IP address; 0 is off.'),
   limit('max-sessions-per-user', 'maxSessionsPerUser', 'Sessions (attached or resumable) per user.'),
   limit(
     'max-sockets',
@@ -155,6 +155,18 @@ export const FLAGS: readonly FlagSpec[] = [
     'max-sockets-per-ip',
     'maxSocketsPerIp',
     'Open sockets of one IP at once, before any byte is read (default max-connections-per-ip + 64; 0 off).',
+  ),
+  {
+    name: 'trust-proxy',
+    kind: 'list',
+    option: 'trustProxy',
+    description:
+      'Take the client address from X-Forwarded-For (or Forwarded) when the peer is a proxy: comma-separated CIDRs of your proxies, or a hop count (every peer is a proxy; no per-IP socket cap). Empty or 0 is off.',
+  },
+  limit(
+    'ipv6-prefix',
+    'ipv6PrefixLength',
+    'IPv6 clients sharing this prefix count as one address for per-IP limits (1 to 128).',
   ),
   {
     name: 'per-user-policy',
@@ -178,9 +190,13 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'connect-rate-per-ip',
     kind: 'number',
     option: 'connectRatePerIp.perSecond',
-    description: 'Connection attempts per second per IP.',
+    description: 'Connection attempts per second per IP; 0 is off.',
   },
-  limit('connect-burst-per-ip', 'connectRatePerIp.burst', 'Connection attempts per IP allowed in a burst.'),
+  limit(
+    'connect-burst-per-ip',
+    'connectRatePerIp.burst',
+    'Connection attempts per IP allowed in a burst; 0 is off.',
+  ),
   limit(
     'max-payload-bytes',
     'maxPayloadBytes',

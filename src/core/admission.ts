@@ -23,7 +23,13 @@ import { type AdmissionHost, jitter, type UserLimitParts, UserLimitPath } from '
 
 /** One upgrade to decide on. */
 export interface AdmissionRequest {
+  /** The client's address, as logs and the connection's identity show it. */
   ip: string;
+  /**
+   * What per-IP limits (connect rate, connections per IP) count it under: an IPv6 client by its
+   * prefix, since one host holds a whole one. Default `ip`.
+   */
+  ipKey?: string;
   origin: string | undefined;
   /** Session id the client asked for, already checked against the pattern. */
   sessionId: string | undefined;
@@ -130,7 +136,7 @@ export class Admission {
         message: `origin ${JSON.stringify(request.origin)} is not allowed`,
       });
     }
-    const untilToken = this.connectRate.take(request.ip, this.parts.now());
+    const untilToken = this.connectRate.take(request.ipKey ?? request.ip, this.parts.now());
     if (untilToken !== null) return refuse('connect_rate_limited', { retryAfterMs: untilToken });
     let principal: Principal;
     try {
@@ -192,7 +198,7 @@ export class Admission {
       }
       const reserving = this.engine.reserve({
         user: identity.user,
-        ip: request.ip,
+        ip: request.ipKey ?? request.ip,
         replacing: existing?.attached?.open || candidate.claimed?.wasAttached ? 1 : 0,
         evictOldest: atLimit?.engineEvicts ?? false,
       });

@@ -1,7 +1,7 @@
 /**
  * The per-IP connect rate: one token bucket per address, created on its first upgrade and
  * forgotten once full again, so the map is bounded by recent activity rather than by every address
- * ever seen.
+ * ever seen. A rate or burst of 0 turns the limit off: then no bucket is kept at all.
  */
 import { type Rate, TokenBucket } from './token-bucket.js';
 
@@ -9,10 +9,15 @@ import { type Rate, TokenBucket } from './token-bucket.js';
 export class ConnectRate {
   private readonly buckets = new Map<string, TokenBucket>();
 
-  constructor(private readonly limit: Rate) {}
+  private readonly off: boolean;
 
-  /** Takes a token for `ip`; returns null when there was one, or how long until the next one. */
+  constructor(private readonly limit: Rate) {
+    this.off = limit.perSecond <= 0 || limit.burst <= 0;
+  }
+
+  /** Takes a token for `ip`; returns null when there was one (or the limit is off), or how long until the next one. */
   take(ip: string, now: number): number | null {
+    if (this.off) return null;
     let bucket = this.buckets.get(ip);
     if (!bucket) {
       bucket = new TokenBucket(this.limit, now);

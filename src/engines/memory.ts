@@ -35,7 +35,9 @@ class MemoryEngine implements Engine {
     const user = this.users.get(request.user);
     const ip = this.ips.get(request.ip);
     if (this.total - request.replacing >= this.limits.maxConnections) return { ok: false, code: 'node_full' };
-    if ((ip?.n ?? 0) >= this.limits.maxConnectionsPerIp) return { ok: false, code: 'ip_limit' };
+    // 0 turns the per-IP cap off; the IP is still counted, for the stats.
+    const perIp = this.limits.maxConnectionsPerIp;
+    if (perIp > 0 && (ip?.n ?? 0) >= perIp) return { ok: false, code: 'ip_limit' };
     if ((user?.n ?? 0) - request.replacing >= this.limits.maxConnectionsPerUser) {
       return { ok: false, code: 'user_limit' };
     }

@@ -26,7 +26,7 @@ end`;
 
 /**
  * KEYS: all leases, the user's, the IP's, the user's leases by age, revoked leases. ARGV: lease id,
- * TTL ms, max per user, max per IP, live connections of the user this admission replaces, cluster
+ * TTL ms, max per user, max per IP (0: none), live connections of the user this admission replaces, cluster
  * cap (0: none), "1" to evict the user's oldest live lease at the per-user limit. Returns the
  * verdict ("ok" or the refusal code) and the evicted lease id ("" when none). An eviction and the
  * reservation that takes its slot are one step, so no other admission can take the slot between.
@@ -37,7 +37,8 @@ for i = 1, 3 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now) end
 local replacing = tonumber(ARGV[5])
 local cap = tonumber(ARGV[6])
 if cap > 0 and redis.call('ZCARD', KEYS[1]) - replacing >= cap then return {'cluster_full', ''} end
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'ip_limit', ''} end
+local perIp = tonumber(ARGV[4])
+if perIp > 0 and redis.call('ZCARD', KEYS[3]) >= perIp then return {'ip_limit', ''} end
 local victim = ''
 if redis.call('ZCARD', KEYS[2]) - replacing >= tonumber(ARGV[3]) then
   if ARGV[7] ~= '1' then return {'user_limit', ''} end

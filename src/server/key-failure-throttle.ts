@@ -4,6 +4,7 @@
  * bounded and needs no timer: a bucket is refilled when it is next looked at, and one that is full
  * again is forgotten.
  */
+import { DEFAULT_IPV6_PREFIX, addressKey as groupAddress } from '../transports/client-address.js';
 
 /** How many wrong keys an address may present. */
 export interface KeyFailureLimits {
@@ -23,31 +24,13 @@ interface Bucket {
   at: number;
 }
 
-/** Expands an IPv6 address to its eight groups; undefined when it is not one. */
-function ipv6Groups(address: string): string[] | undefined {
-  const [head = '', tail] = address.split('%')[0]?.split('::') ?? [];
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const missing = 8 - left.length - right.length;
-  if (missing < 0 || (tail === undefined && missing !== 0)) return undefined;
-  return [...left, ...Array<string>(missing).fill('0'), ...right];
-}
-
 /**
  * The key an address is counted under: an IPv4 address (also when mapped into IPv6) as is, an IPv6
- * address by its /64, since one host usually holds a whole /64 and could rotate through it.
+ * address by its /64, since one host usually holds a whole /64 and could rotate through it. The
+ * grouping is the one per-IP limits use (src/transports/client-address.ts).
  */
 export function addressKey(address: string | undefined): string {
-  if (address === undefined) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1] as string;
-  if (!address.includes(':')) return address;
-  const groups = ipv6Groups(address.toLowerCase());
-  if (!groups) return address;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
+  return address === undefined ? 'unknown' : groupAddress(address, DEFAULT_IPV6_PREFIX);
 }
 
 /** Wrong-key budgets by client address. */

@@ -4,9 +4,15 @@
  * process needs for health checks and real clients), a cap per IP, and an error listener that
  * stays for the server's whole life, so that a late server error (an accept failing with EMFILE,
  * say) is logged and counted instead of crashing the process.
+ *
+ * The per-IP cap counts TCP peers, before any forwarding header could be read: a trusted proxy's
+ * address is not counted at all (it carries every client behind it), and with a hop count every
+ * peer is a proxy, so the per-IP cap does not apply. Admission's per-IP limits, which do see the
+ * forwarded address, still hold per client.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { addressKey, DEFAULT_IPV6_PREFIX, normalizeAddress, type ProxyTrust } from './client-address.js';
 
 /** The caps; 0 turns one off. */
 export interface SocketLimits {
@@ -14,6 +20,14 @@ export interface SocketLimits {
   maxSockets: number;
   /** Open sockets of one IP address at once. */
   maxSocketsPerIp: number;
+}
+
+/** How peers are told apart: which are proxies, and the IPv6 prefix that groups addresses. */
+export interface SocketAddressing {
+  /** Peers never counted per IP; default none. */
+  trust?: ProxyTrust;
+  /** IPv6 peers sharing this prefix count as one; default 64. */
+  ipv6PrefixLength?: number;
 }
 
 /** Why a socket was refused. */
@@ -33,7 +47,13 @@ const COUNTED_IP = Symbol('sockwarden.countedIp');
 type CountedSocket = Socket & { [COUNTED_IP]?: string };
 
 /** Guards `server` until the returned function is called; see the module comment. */
-export function guardSockets(server: Server, limits: SocketLimits, report: SocketGuardReport): () => void {
+export function guardSockets(
+  server: Server,
+  limits: SocketLimits,
+  report: SocketGuardReport,
+  addressing: SocketAddressing = {},
+): () => void {
+  const prefix = addressing.ipv6PrefixLength ?? DEFAULT_IPV6_PREFIX;
   const previousMax = server.maxConnections;
   if (limits.maxSockets > 0) server.maxConnections = limits.maxSockets;
   const perIp = new Map<string, number>();
@@ -47,7 +67,9 @@ export function guardSockets(server: Server, limits: SocketLimits, report: Socke
   }
   const onConnection = (socket: CountedSocket) => {
     if (limits.maxSocketsPerIp <= 0) return;
-    const ip = socket.remoteAddress ?? 'unknown';
+    const peer = normalizeAddress(socket.remoteAddress) ?? 'unknown';
+    if (addressing.trust?.isProxy(peer)) return;
+    const ip = addressKey(peer, prefix);
     const held = perIp.get(ip) ?? 0;
     if (held >= limits.maxSocketsPerIp) {
       report.refused('max_sockets_per_ip', ip);

@@ -11,6 +11,13 @@ import type { Principal } from '../core/ticket.js';
 import { SockwardenError } from '../errors.js';
 import { diagnostics } from '../observability/diagnostics.js';
 import { CloseCode, SESSION_ID_PATTERN, SUBPROTOCOL } from '../protocol.js';
+import {
+  addressKey,
+  clientAddress,
+  DEFAULT_IPV6_PREFIX,
+  type ProxyTrust,
+  proxyTrust,
+} from './client-address.js';
 
 /** What an authenticator sees of an upgrade request. */
 export interface UpgradeRequest {
@@ -19,7 +26,16 @@ export interface UpgradeRequest {
   /** The request URL, parsed. */
   url: URL;
   headers: IncomingMessage['headers'];
+  /** The client's address: the peer's, or what a trusted proxy forwarded (`trustProxy`). */
   ip: string;
+}
+
+/** Where the transport takes client addresses from, and how it groups them for per-IP limits. */
+export interface ClientAddressing {
+  /** Which peers' forwarding headers are believed; default none. */
+  trust: ProxyTrust;
+  /** IPv6 clients sharing this prefix count as one address for per-IP limits; default 64. */
+  ipv6PrefixLength: number;
 }
 
 /** Authenticates an upgrade: returns the principal, or throws to refuse with 401. */
@@ -117,6 +133,10 @@ export class WsTransport {
   constructor(
     private readonly hub: Hub,
     private readonly authenticate: Authenticator,
+    private readonly addressing: ClientAddressing = {
+      trust: proxyTrust([]),
+      ipv6PrefixLength: DEFAULT_IPV6_PREFIX,
+    },
   ) {
     this.server = new WebSocketServer({
       noServer: true,
@@ -135,7 +155,9 @@ export class WsTransport {
     const onError = () => gone.abort();
     socket.once('close', onClose);
     socket.on('error', onError);
-    const ip = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    const peer = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+    // Read once per upgrade, before admission: limits, logs and the identity all see this address.
+    const ip = clientAddress(peer, req.headers, this.addressing.trust);
     let url: URL;
     let resume: ReturnType<typeof resumeParameters>;
     try {
@@ -153,6 +175,7 @@ export class WsTransport {
     const startedAt = performance.now();
     const result = await this.hub.admit({
       ip,
+      ipKey: addressKey(ip, this.addressing.ipv6PrefixLength),
       origin: req.headers.origin,
       sessionId: resume.sessionId,
       lastSeq: resume.lastSeq,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readServeConfig } from '../../src/cli/serve-config.js';
 import { DEFAULTS, resolveOptions, SockwardenError } from '../../src/index.js';
+import { socketLimitsOf } from '../../src/options.js';
 
 function configError(input: unknown): SockwardenError {
   try {
@@ -81,5 +82,56 @@ describe('serve options of the HTTP side', () => {
         expect.objectContaining({ code: 'invalid_config', field: 'api-key' }),
       );
     }
+  });
+});
+
+describe('per-IP options behind a proxy', () => {
+  it('lets 0 turn the per-IP connection cap and connect rate off, and the socket cap with them', () => {
+    const config = resolveOptions({ maxConnectionsPerIp: 0, connectRatePerIp: { perSecond: 0, burst: 0 } });
+    expect(config.maxConnectionsPerIp).toBe(0);
+    expect(config.connectRatePerIp).toEqual({ perSecond: 0, burst: 0 });
+    expect(socketLimitsOf(config).maxSocketsPerIp).toBe(0);
+    expect(socketLimitsOf(resolveOptions({ maxConnectionsPerIp: 10 })).maxSocketsPerIp).toBe(74);
+    // Other rates still refuse 0: there it would mean nothing may pass.
+    expect(configError({ inboundRatePerConnection: { perSecond: 0, burst: 1 } }).field).toBe(
+      'inboundRatePerConnection.perSecond',
+    );
+  });
+
+  it('trusts no proxy by default, and takes CIDRs, a hop count or false', () => {
+    expect(DEFAULTS.trustProxy).toEqual([]);
+    expect(DEFAULTS.ipv6PrefixLength).toBe(64);
+    expect(resolveOptions({ trustProxy: ['10.0.0.0/8', 'fd00::/8'] }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      'fd00::/8',
+    ]);
+    expect(resolveOptions({ trustProxy: 2 }).trustProxy).toBe(2);
+    expect(resolveOptions({ trustProxy: false }).trustProxy).toEqual([]);
+  });
+
+  it('refuses a bad trustProxy or ipv6PrefixLength with invalid_config naming the option', () => {
+    for (const bad of [true, 'loopback', -1, ['10.0.0.0/33'], ['nginx']]) {
+      const error = configError({ trustProxy: bad });
+      expect(error.code).toBe('invalid_config');
+      expect(error.field).toBe('trustProxy');
+      expect(error.message).toMatch(/'trustProxy'.*hop count/);
+    }
+    for (const bad of [0, 129, 64.5])
+      expect(configError({ ipv6PrefixLength: bad }).field).toBe('ipv6PrefixLength');
+  });
+
+  it('reads --trust-proxy from a flag, the environment or a config file', () => {
+    expect(readServeConfig(['--trust-proxy', '10.0.0.0/8, 127.0.0.1'], {}).options.trustProxy).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+    ]);
+    expect(readServeConfig([], { SOCKWARDEN_TRUST_PROXY: '1' }).options.trustProxy).toBe(1);
+    expect(readServeConfig(['--ipv6-prefix', '56'], {}).options.ipv6PrefixLength).toBe(56);
+    expect(readServeConfig(['--connect-rate-per-ip', '0'], {}).options.connectRatePerIp).toEqual({
+      perSecond: 0,
+    });
+    expect(() => readServeConfig(['--trust-proxy', 'yes'], {})).toThrow(
+      expect.objectContaining({ code: 'invalid_config', field: 'trust-proxy' }),
+    );
   });
 });
