@@ -55,7 +55,10 @@ export function guardSockets(
 ): () => void {
   const prefix = addressing.ipv6PrefixLength ?? DEFAULT_IPV6_PREFIX;
   const previousMax = server.maxConnections;
-  if (limits.maxSockets > 0) server.maxConnections = limits.maxSockets;
+  // An application that set a lower cap on its own server keeps it.
+  if (limits.maxSockets > 0 && !(previousMax > 0 && previousMax < limits.maxSockets)) {
+    server.maxConnections = limits.maxSockets;
+  }
   const perIp = new Map<string, number>();
   // One listener for every socket's close: `this` is the socket.
   function release(this: CountedSocket): void {

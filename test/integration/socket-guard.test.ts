@@ -80,6 +80,23 @@ describe('socket guard', () => {
     expect(refusedCount(await running.gateway.metrics(), 'max_sockets')).toBe(2);
   });
 
+  it('keeps a lower cap the application set on its own server, and gives it back on close', async () => {
+    const { createServer } = await import('node:http');
+    const { createGateway } = await import('../../src/index.js');
+    const { quietLogger } = await import('../helpers/gateway.js');
+    const server = createServer();
+    server.maxConnections = 50;
+    const gateway = createGateway({ insecure: true, logger: quietLogger(), maxSockets: 500 });
+    gateway.attach(server);
+    expect(server.maxConnections).toBe(50);
+    const other = createServer();
+    gateway.attach(other);
+    expect(other.maxConnections).toBe(500);
+    await gateway.close({ drainMs: 0 });
+    expect(server.maxConnections).toBe(50);
+    expect(other.maxConnections).not.toBe(500);
+  });
+
   it('keeps an error listener on the server: errors after listening are counted, not thrown', async () => {
     const running = await start({});
     for (let i = 0; i < 2; i++)
