@@ -46,7 +46,7 @@ export function readTlsMaterial({ certFile, keyFile }: TlsFiles): TlsMaterial {
     try {
       return readFileSync(file);
     } catch (cause) {
-      throw new Error(`cannot read the ${what} ${file}: ${(cause as Error).message}`, { cause });
+      throw new Error(`cannot read the ${what} ${file}: ${(cause as Error).message}`);
     }
   };
   const cert = read(certFile, 'certificate');
@@ -59,11 +59,9 @@ export function readTlsMaterial({ certFile, keyFile }: TlsFiles): TlsMaterial {
     const x509 = new X509Certificate(cert);
     certificate = { subject: x509.subject, validTo: x509.validTo, fingerprint256: x509.fingerprint256 };
   } catch (cause) {
+    // The reason goes in the message, not as a cause: pino would print it twice.
     throw new Error(
       `${certFile} and ${keyFile} do not load as a certificate and its key: ${(cause as Error).message}`,
-      {
-        cause,
-      },
     );
   }
   return { cert, key, certificate };
