@@ -148,10 +148,11 @@ async function buildServer(
 }
 
 /**
- * Listens on the configured host and port, then says where: on stdout for a user or a script, or to
- * the primary for a worker. A server that cannot listen releases what was built, then throws.
+ * Listens on the configured host and port, then, once `ready()` has armed the signal handlers, says
+ * where: on stdout for a user or a script, or to the primary for a worker. A server that cannot
+ * listen releases what was built, then throws.
  */
-async function listen(built: Built, config: ServeConfig, logger: Logger): Promise<void> {
+async function listen(built: Built, config: ServeConfig, logger: Logger, ready: () => void): Promise<void> {
   const { server, gateway } = built;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -165,6 +166,9 @@ async function listen(built: Built, config: ServeConfig, logger: Logger): Promis
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const scheme = built.secure ? 'https' : 'http';
+  // Whoever reads the line may signal at once: without the handlers, SIGTERM's default would kill
+  // the process instead of draining it.
+  ready();
   if (cluster.isWorker) {
     // The primary prints one line for the whole cluster once every worker listens.
     const listening: ListeningMessage = {
@@ -207,6 +211,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   let built: Built | undefined;
   reloadTlsOnSighup(config.tls, () => built, logger);
   built = await buildServer(config, authenticate, tls, logger);
-  await listen(built, config, logger);
-  return drainOnSignal(built, config.shutdownDelayMs, logger);
+  const server = built;
+  let drained: Promise<number> | undefined;
+  await listen(server, config, logger, () => {
+    drained = drainOnSignal(server, config.shutdownDelayMs, logger);
+  });
+  return drained as Promise<number>;
 }
