@@ -11,7 +11,10 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../helpers/cli.js';
 import { connect, type TestClient } from '../helpers/gateway.js';
+import { useRedis } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
+
+const redis = useRedis();
 
 const BIN = join(import.meta.dirname, '../../bin/sockwarden.js');
 const children: ChildProcess[] = [];
@@ -189,5 +192,38 @@ describe('serve over TLS', () => {
     const swapped = await run(['serve', '--insecure', '--tls-cert', key, '--tls-key', cert]);
     expect(swapped.code).toBe(2);
     expect(swapped.stderr).toContain('--tls-cert, --tls-key:');
+  });
+});
+
+describe.runIf(redis.available)('serve over TLS with --workers', () => {
+  it('passes SIGHUP on to every worker, each of which reloads its own certificate', async () => {
+    const dir = tempDir();
+    const first = makeCertificate(dir);
+    const { child, base, exited, logs } = await serve([
+      '--workers',
+      '2',
+      '--redis',
+      redis.url,
+      '--redis-prefix',
+      'tls:',
+      '--shutdown-delay',
+      '0',
+      '--tls-cert',
+      first.cert,
+      '--tls-key',
+      first.key,
+    ]);
+    expect(base).toMatch(/^https:\/\//);
+    const port = Number(new URL(base).port);
+    const second = makeCertificate(dir);
+    child.kill('SIGHUP');
+    await until(() => logs().split('TLS certificate reloaded').length - 1 === 2, {
+      what: 'both workers to log their reload',
+    });
+    // The primary hands connections to its workers in turn: several reach both of them.
+    for (let i = 0; i < 6; i++)
+      expect(await servedFingerprint(port, second.pem)).toBe(fingerprintOf(second.pem));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });
