@@ -73,7 +73,9 @@ export interface Gateway {
   /**
    * Handles upgrades for `path` on an HTTP server, and guards its raw sockets: caps them in all and
    * per IP (`maxSockets`, `maxSocketsPerIp`) and keeps an error listener on the server, logging and
-   * counting what it refuses and every server error. Removed again by `close()`.
+   * counting what it refuses and every server error. `close()` removes the guard and leaves only a
+   * small upgrade listener that refuses `path` at once with 503 `draining` (an upgrade left to a
+   * server with no listener would hang), holding nothing of the gateway.
    */
   attach(server: Server, options?: { path?: string }): void;
   /** Handles one upgrade, for frameworks that route upgrades themselves. */
@@ -121,11 +123,23 @@ export interface Gateway {
    */
   beforeDispose(task: () => Promise<void>): () => void;
   /**
-   * Drains and releases everything; `drainMs` spreads reconnect hints (default `drainTimeoutMs`).
-   * With a shared engine, sessions are also held for up to `drainMs` after their sockets closed,
-   * until other nodes claim them, so that their clients resume there with nothing lost.
+   * Starts a shutdown without closing anything yet: from now on `ready()` reports
+   * `{ ready: false, draining: true }` (so `/readyz` answers 503 and a load balancer stops sending
+   * traffic here), new upgrades are refused with 503 `draining` and a `Retry-After`, and queued
+   * upgrades are refused; open sockets and their sessions carry on untouched until `close()`.
+   * Idempotent; `close()` calls it itself. Call it first when the load balancer needs time to see
+   * the node unready before its sockets close, or pass `delayMs` to `close()`.
    */
-  close(options?: { drainMs?: number }): Promise<void>;
+  beginShutdown(): void;
+  /**
+   * Drains and releases everything. `delayMs` (default 0) first waits that long after
+   * {@link Gateway.beginShutdown} with every socket still open, for a load balancer to take the node
+   * out; then every socket closes with 1012 and a reconnect hint spread over `drainMs` (default
+   * `drainTimeoutMs`). With a shared engine, sessions are also held for up to `drainMs` after their
+   * sockets closed, until other nodes claim them, so that their clients resume there with nothing
+   * lost. Resolves once everything is released; the HTTP server is the caller's to close then.
+   */
+  close(options?: { drainMs?: number; delayMs?: number }): Promise<void>;
 }
 
 /** {@link GatewayStats} plus the governor's figures by upstream. */
@@ -160,6 +174,21 @@ export function governorConfig(options: GovernorOptions): GovernorConfig {
 const SAMPLE_MS = 1_000;
 
 const LIBRARY_KEYS = ['path', 'authenticate', 'insecure', 'engine', 'logger', 'clock'] as const;
+
+/**
+ * What stays on an attached server after `close()`: upgrades to the gateway's path are refused at
+ * once with 503 `draining`. A function of its own so that it holds the path and the server only,
+ * never the closed gateway.
+ */
+function refuseAfterClose(server: Server, path: string, retryAfterMs: number) {
+  return (req: IncomingMessage, socket: Duplex) => {
+    const pathname = (req.url ?? '/').split('?', 1)[0];
+    if (pathname === path)
+      refuseUpgrade(socket, new SockwardenError('draining', 'the gateway is closed', { retryAfterMs }));
+    else if (server.listenerCount('upgrade') === 1)
+      refuseUpgrade(socket, new SockwardenError('not_found', `no WebSocket endpoint at ${pathname}`));
+  };
+}
 
 function insecureAuthenticator(): Authenticator {
   return ({ url }) => {
@@ -269,7 +298,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       };
       server.on('upgrade', onUpgrade);
       detachers.push(guardSockets(server, socketLimitsOf(config), telemetry, addressing));
-      detachers.push(() => server.off('upgrade', onUpgrade));
+      detachers.push(() => {
+        server.off('upgrade', onUpgrade);
+        server.on('upgrade', refuseAfterClose(server, attachPath, config.drainTimeoutMs));
+      });
     },
     handleUpgrade,
     on(event, listener) {
@@ -305,8 +337,18 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     get metricsContentType() {
       return metrics.contentType;
     },
+    beginShutdown() {
+      core.stopAdmitting();
+    },
     close(closeOptions = {}) {
       closing ??= (async () => {
+        const delayMs = closeOptions.delayMs ?? 0;
+        if (delayMs > 0) {
+          core.stopAdmitting();
+          logger.info({ delayMs }, 'shutting down: not ready, sockets stay open until the delay ends');
+          // On the wheel like the sampling: the gateway's own wait, not a client-owned resource.
+          await new Promise<void>((resolve) => wheel.schedule(delayMs, resolve));
+        }
         // Upgrades keep reaching admission while draining, so they get 503 draining rather than a 404.
         await core.drain(closeOptions.drainMs);
         sampling?.cancel();

@@ -16,6 +16,10 @@ export interface ServeConfig {
   host: string;
   port: number;
   path: string;
+  /** `--tls-cert` and `--tls-key`, both or neither: with them, the port serves https and wss. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** `--shutdown-delay`: on SIGTERM, how long the node stays unready with its sockets open (ms). */
+  shutdownDelayMs: number;
   insecure: boolean;
   jwtSecret: string | undefined;
   jwtPublicKeyFile: string | undefined;
@@ -237,6 +241,11 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
       describeFlag(apiKeyFlag),
       `must be at least ${MIN_API_KEY_LENGTH} characters (got ${apiKey.length}): a short key is guessed in seconds; generate one with \`openssl rand -hex 32\``,
     );
+  const [certFile, keyFile] = [text('tls-cert'), text('tls-key')];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const given = FLAGS.find((f) => f.name === (certFile === undefined ? 'tls-key' : 'tls-cert')) as FlagSpec;
+    throw invalid(given, describeFlag(given), 'needs both --tls-cert and --tls-key, or neither');
+  }
   if (workers > 1 && text('redis') === undefined) {
     throw invalid(
       workersFlag,
@@ -248,6 +257,8 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     host: text('host') ?? '127.0.0.1',
     port: (values.get('port') as number | undefined) ?? 8080,
     path: text('path') ?? '/ws',
+    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+    shutdownDelayMs: (values.get('shutdown-delay') as number | undefined) ?? 5_000,
     insecure: (values.get('insecure') as boolean | undefined) ?? false,
     jwtSecret: text('jwt-secret'),
     jwtPublicKeyFile: text('jwt-public-key'),

@@ -40,6 +40,20 @@ export const FLAGS: readonly FlagSpec[] = [
     defaultValue: 8080,
   },
   { name: 'path', kind: 'string', description: 'WebSocket upgrade path.', defaultValue: '/ws' },
+  {
+    name: 'tls-cert',
+    kind: 'string',
+    description:
+      'PEM certificate (chain) file: serve https and wss on the port. Needs --tls-key; both are read again on SIGHUP.',
+  },
+  { name: 'tls-key', kind: 'string', description: 'PEM private key file of --tls-cert.' },
+  {
+    name: 'shutdown-delay',
+    kind: 'integer',
+    description:
+      'On SIGTERM, how long /readyz answers 503 and new upgrades are refused, sockets still open, before the drain starts (ms); 0 drains at once.',
+    defaultValue: 5000,
+  },
   { name: 'config', kind: 'string', description: 'JSON config file; keys are the camelCase flag names.' },
   {
     name: 'insecure',

@@ -2,7 +2,9 @@
  * `sockwarden serve --workers N`: the primary process of a node:cluster. It runs no gateway itself;
  * it starts N workers with the same command line (each a whole gateway on the shared port and the
  * shared Redis), prints one "listening on" line once all of them listen, forwards a drain to every
- * worker on SIGTERM or SIGINT, and exits once they have, with 0 only if every one drained cleanly.
+ * worker on SIGTERM or SIGINT (each keeps its shutdown delay on SIGTERM only) and SIGHUP to every
+ * worker (each reloads its own TLS certificate), and exits once they have drained, with 0 only if
+ * every one drained cleanly.
  *
  * A worker that dies on its own after it listened is replaced at once; its clients resume on the
  * others meanwhile. A worker that dies before it ever listened, or more than five deaths within a
@@ -19,8 +21,17 @@ export interface ListeningMessage {
   demo: boolean;
 }
 
-/** What the primary tells a worker to do: drain and exit, as on SIGTERM. */
-export const DRAIN_MESSAGE = { sockwarden: 'drain' } as const;
+/** The `sockwarden` field of the message that tells a worker to drain and exit. */
+export const DRAIN_MESSAGE = 'drain';
+
+/** What the primary tells a worker to do: drain and exit, after its shutdown delay if `delay`. */
+export interface DrainMessage {
+  sockwarden: typeof DRAIN_MESSAGE;
+  /** Why, for the worker's log: the primary's signal, or what went wrong with the cluster. */
+  reason: string;
+  /** Whether to wait `--shutdown-delay` first: on SIGTERM, from an orchestrator, only. */
+  delay: boolean;
+}
 
 const CRASH_WINDOW_MS = 60_000;
 const MAX_CRASHES_IN_WINDOW = 5;
@@ -69,11 +80,12 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info({ reason }, 'draining every worker');
+      const drain: DrainMessage = { sockwarden: DRAIN_MESSAGE, reason, delay: reason === 'SIGTERM' };
       for (const worker of live.values()) {
         // One still starting has no drain to run yet: it just stops. One whose channel is closed
         // is already draining on its own.
         if (!listening.has(worker.id)) worker.process.kill('SIGTERM');
-        else if (worker.isConnected()) worker.send(DRAIN_MESSAGE);
+        else if (worker.isConnected()) worker.send(drain);
       }
     };
 
@@ -116,6 +128,13 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Each worker holds its own server and certificate, so each reloads its own; the primary only
+    // passes the signal on (and must not die of it: SIGHUP's default action is to exit).
+    process.on('SIGHUP', () => {
+      // One still starting reads the files as they are now anyway, and may not listen for it yet.
+      logger.info({ workers: listening.size }, 'SIGHUP: passed to every worker');
+      for (const id of listening) live.get(id)?.process.kill('SIGHUP');
+    });
     for (let i = 0; i < count; i++) start();
   });
 }

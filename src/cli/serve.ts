@@ -1,7 +1,7 @@
 /**
- * `sockwarden serve`: the gateway standalone, with the HTTP API, metrics and health endpoints.
- * SIGTERM and SIGINT drain it and exit 0 once every resource is released; a second one exits 1 at
- * once.
+ * `sockwarden serve`: the gateway standalone, with the HTTP API, metrics and health endpoints, over
+ * TLS with `--tls-cert` and `--tls-key`. Signals (drain, shutdown delay, TLS reload) are handled in
+ * serve-signals.ts.
  */
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
@@ -14,13 +14,15 @@ import { SockwardenError } from '../errors.js';
 import { createGateway, type Gateway } from '../gateway.js';
 import { resolveOptions } from '../options.js';
 import { attachBackendBridge, checkBackendUrl } from '../server/backend-bridge.js';
-import { createHttpServer, type GatewayHttpServer } from '../server/http-server.js';
+import { createHttpServer } from '../server/http-server.js';
 import { jwtAuthenticator } from '../server/jwt.js';
 import type { Authenticator } from '../transports/ws.js';
 import { boundedLogDestination } from './log-destination.js';
 import { describeFlag, readServeConfig, type ServeConfig } from './serve-config.js';
 import { FLAGS } from './serve-flags.js';
-import { DRAIN_MESSAGE, type ListeningMessage, runPrimary } from './serve-workers.js';
+import { drainOnSignal, reloadTlsOnSighup, type ServerParts } from './serve-signals.js';
+import { type ListeningMessage, runPrimary } from './serve-workers.js';
+import { loadTlsAtStart, type TlsMaterial } from './tls.js';
 
 function authenticatorFor(config: ServeConfig): Authenticator | undefined {
   if (config.jwtSecret !== undefined && config.jwtPublicKeyFile !== undefined) {
@@ -60,10 +62,7 @@ function inServeTerms(error: SockwardenError): SockwardenError {
 }
 
 /** What `serve` runs: the gateway, its HTTP server and dashboard, and the demo backend if any. */
-interface Built extends GatewayHttpServer {
-  gateway: Gateway;
-  demo: DemoBackend | undefined;
-}
+type Built = ServerParts;
 
 /**
  * Lets go of what {@link buildServer} opened (the Redis connection, the gateway's timers, the demo
@@ -82,6 +81,7 @@ async function release({ dashboard, demo, gateway }: Omit<Built, 'server'>): Pro
 async function buildServer(
   config: ServeConfig,
   authenticate: Authenticator | undefined,
+  tls: TlsMaterial | undefined,
   logger: Logger,
 ): Promise<Built> {
   if (config.backendUrl !== undefined) checkBackendUrl(config.backendUrl);
@@ -116,11 +116,14 @@ async function buildServer(
   }
   // The demo backend is an ordinary backend on its own port; the gateway only learns its URL.
   let demo: DemoBackend | undefined;
-  const { server, dashboard } = createHttpServer(
+  const { server, dashboard, secure } = createHttpServer(
     gateway,
     { apiKey: config.apiKey, openOnLoopback: config.insecure, metrics: config.metricsAuth },
     config.demo ? { '/': DEMO_PAGE } : {},
+    {},
+    tls,
   );
+  if (tls) logger.info({ certificate: tls.certificate }, 'serving TLS');
   try {
     if (config.demo && config.backendUrl === undefined) {
       demo = await startDemoBackend({
@@ -141,14 +144,15 @@ async function buildServer(
     await release({ dashboard, demo, gateway });
     throw error;
   }
-  return { gateway, server, dashboard, demo };
+  return { gateway, server, dashboard, secure, demo };
 }
 
 /**
- * Listens on the configured host and port, then says where: on stdout for a user or a script, or to
- * the primary for a worker. A server that cannot listen releases what was built, then throws.
+ * Listens on the configured host and port, then, once `ready()` has armed the signal handlers, says
+ * where: on stdout for a user or a script, or to the primary for a worker. A server that cannot
+ * listen releases what was built, then throws.
  */
-async function listen(built: Built, config: ServeConfig, logger: Logger): Promise<void> {
+async function listen(built: Built, config: ServeConfig, logger: Logger, ready: () => void): Promise<void> {
   const { server, gateway } = built;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -161,70 +165,27 @@ async function listen(built: Built, config: ServeConfig, logger: Logger): Promis
   }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const scheme = built.secure ? 'https' : 'http';
+  // Whoever reads the line may signal at once: without the handlers, SIGTERM's default would kill
+  // the process instead of draining it.
+  ready();
   if (cluster.isWorker) {
     // The primary prints one line for the whole cluster once every worker listens.
     const listening: ListeningMessage = {
       sockwarden: 'listening',
-      url: `http://${host}:${port}`,
+      url: `${scheme}://${host}:${port}`,
       demo: config.demo,
     };
     process.send?.(listening);
   } else {
-    process.stdout.write(`listening on http://${host}:${port}\n`);
-    if (config.demo) process.stdout.write(`demo chat: http://${host}:${port}/\n`);
-    process.stdout.write(`dashboard: http://${host}:${port}/dashboard\n`);
+    process.stdout.write(`listening on ${scheme}://${host}:${port}\n`);
+    if (config.demo) process.stdout.write(`demo chat: ${scheme}://${host}:${port}/\n`);
+    process.stdout.write(`dashboard: ${scheme}://${host}:${port}/dashboard\n`);
   }
   logger.info(
     { host: config.host, port, path: config.path, limits: gateway.config, engine: gateway.stats().engine },
     'sockwarden serving',
   );
-}
-
-/**
- * Waits for SIGTERM or SIGINT (or, in a worker, the primary's drain message), then drains: resolves
- * with 0 once every resource is released, 1 if any is left or the drain fails. A second signal
- * exits the process with 1 at once.
- */
-function drainOnSignal({ gateway, server, dashboard, demo }: Built, logger: Logger): Promise<number> {
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        // Asked twice, an operator wants the process gone now, not when the drain ends: its sockets
-        // close with it, its clients resume elsewhere, and with Redis its leases expire by TTL.
-        logger.warn({ signal }, 'second signal: exiting without finishing the drain');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'draining');
-      server.close();
-      gateway
-        .close()
-        .then(async () => {
-          await demo?.close();
-          // Viewers watched the drain; their streams end with it.
-          dashboard.close();
-          server.closeAllConnections();
-          const leftover = Object.entries(gateway.stats().resources).filter(([, n]) => n !== 0);
-          if (leftover.length > 0) logger.error({ leftover }, 'resources left after drain');
-          resolve(leftover.length > 0 ? 1 : 0);
-        })
-        .catch((error: unknown) => {
-          logger.error({ err: error }, 'drain failed');
-          resolve(1);
-        });
-    };
-    process.on('SIGTERM', stop);
-    // A Ctrl-C in a terminal reaches every worker as well as the primary, which drains them itself;
-    // a worker counting it too could take the primary's drain for a second signal and skip it, so
-    // a worker only listens to SIGINT to keep its default action (exit at once) away.
-    process.on('SIGINT', cluster.isWorker ? () => {} : stop);
-    // A worker drains when its primary says so; asked twice, it is still one drain.
-    process.on('message', (message: unknown) => {
-      if ((message as typeof DRAIN_MESSAGE | undefined)?.sockwarden === DRAIN_MESSAGE.sockwarden && !stopping)
-        stop('SIGTERM');
-    });
-  });
 }
 
 /** Runs the server until a signal drains it. Resolves with the process exit code. */
@@ -235,6 +196,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const logs = boundedLogDestination();
   const logger = pino({ name: 'sockwarden', level: config.logLevel }, logs.stream);
   logs.reportDropsTo(logger);
+  // Read here in the primary too, so that a bad file exits 2 once rather than fail every worker.
+  const tls = loadTlsAtStart(config.tls);
   if (config.workers > 1 && cluster.isPrimary) {
     // Every option is checked here, once, so that a mistake exits 2 with one message instead of
     // N workers failing the same way.
@@ -245,7 +208,13 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     }
     return runPrimary(config.workers, logger);
   }
-  const built = await buildServer(config, authenticate, logger);
-  await listen(built, config, logger);
-  return drainOnSignal(built, logger);
+  let built: Built | undefined;
+  reloadTlsOnSighup(config.tls, () => built, logger);
+  built = await buildServer(config, authenticate, tls, logger);
+  const server = built;
+  let drained: Promise<number> | undefined;
+  await listen(server, config, logger, () => {
+    drained = drainOnSignal(server, config.shutdownDelayMs, logger);
+  });
+  return drained as Promise<number>;
 }

@@ -68,6 +68,8 @@ export class Hub {
   /** While draining: checks whether what the drain waits for is done. */
   private drainCheck: (() => void) | null = null;
   private maintenance: WheelTimer | null = null;
+  /** Set once drain() starts; until then maintenance keeps running, refusals or not. */
+  private drainStarted = false;
   private maintenanceTicks = 0;
 
   constructor(private readonly parts: HubParts) {
@@ -223,15 +225,25 @@ export class Hub {
   }
 
   /**
+   * Refuses every new upgrade (503 `draining`) and the queued ones, and makes readiness false, while
+   * open sockets and sessions carry on: the first step of a drain, taken early when a load balancer
+   * needs time to stop sending traffic here before the sockets close. Idempotent.
+   */
+  stopAdmitting(): void {
+    this.admission.draining = true;
+    this.admission.rejectQueued();
+    this.pressure.update();
+  }
+
+  /**
    * Drains: refuses new upgrades, closes every socket with 1012 and a retry hint spread over the
    * drain window, waits up to `drainTimeoutMs`, terminates the rest and releases every resource.
    */
   async drain(drainMs: number = this.config.drainTimeoutMs): Promise<void> {
     const drainStartedAt = this.now();
-    this.admission.draining = true;
+    this.drainStarted = true;
     this.maintenance?.cancel();
-    this.admission.rejectQueued();
-    this.pressure.update();
+    this.stopAdmitting();
     for (const connection of [...this.registry.connections]) {
       connection.end(CloseCode.Restart, retryAfterReason(Math.random() * drainMs));
     }
@@ -351,7 +363,9 @@ export class Hub {
         if (this.pressure.sample() === 'critical') {
           this.users.shed(this.now(), () => this.pressure.update() === 'critical');
         }
-        if (!this.admission.draining) this.scheduleMaintenance();
+        // Not stopped by stopAdmitting(): shedding at critical pressure still matters while a
+        // shutdown waits for its load balancer.
+        if (!this.drainStarted) this.scheduleMaintenance();
       },
     });
   }

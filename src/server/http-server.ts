@@ -1,9 +1,17 @@
 /**
  * The standalone server's HTTP side: `/healthz`, `/readyz`, `/metrics`, the `/api` routes, the
- * dashboard, the SDK and pages, and the WebSocket upgrade path, all on one `node:http` server,
- * bounded against slow and pipelining clients (src/server/http-limits.ts).
+ * dashboard, the SDK and pages, and the WebSocket upgrade path, all on one `node:http` server (or
+ * `node:https`, given a certificate: then `https` and `wss` on the same port, nothing else
+ * different), bounded against slow and pipelining clients (src/server/http-limits.ts).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { type ApiContext, handleApi, sendError, sendJson } from './api.js';
@@ -21,6 +29,14 @@ export { HTTP_SERVER_LIMITS, type HttpServerLimits } from './http-limits.js';
 export interface GatewayHttpServer {
   server: Server;
   dashboard: Dashboard;
+  /** The same server, when it serves TLS: `setSecureContext` replaces its certificate. */
+  secure?: HttpsServer | undefined;
+}
+
+/** A certificate (chain) and its private key, PEM. */
+export interface TlsIdentity {
+  cert: Buffer | string;
+  key: Buffer | string;
 }
 
 /** What a request is routed with. */
@@ -35,14 +51,15 @@ interface Routes {
 
 /**
  * Builds the HTTP server around a gateway; the caller listens. `pages` maps paths to HTML pages;
- * `limits` overrides {@link HTTP_SERVER_LIMITS}. Throws `invalid_config` for an API key shorter
- * than MIN_API_KEY_LENGTH.
+ * `limits` overrides {@link HTTP_SERVER_LIMITS}; with `tls` it is an HTTPS server. Throws
+ * `invalid_config` for an API key shorter than MIN_API_KEY_LENGTH.
  */
 export function createHttpServer(
   gateway: Gateway,
   access: ApiAccess,
   pages: Record<string, string> = {},
   limits: Partial<HttpServerLimits> = {},
+  tls?: TlsIdentity,
 ): GatewayHttpServer {
   const bounds: HttpServerLimits = { ...HTTP_SERVER_LIMITS, ...limits };
   const guard = new ApiKeyGuard(access, gateway.logger);
@@ -61,27 +78,34 @@ export function createHttpServer(
     metricsText: cachedRender(() => gateway.metrics(), bounds.metricsCacheMs),
   };
   const pipelining = new PipeliningGuard(bounds, gateway.logger);
-  const server = createServer(
-    {
-      headersTimeout: bounds.headersTimeoutMs,
-      requestTimeout: bounds.requestTimeoutMs,
-      connectionsCheckingInterval: bounds.timeoutCheckIntervalMs,
-    },
-    (req, res) => {
-      if (!pipelining.admit(req, res)) return;
-      route(req, res, routes).catch((error: unknown) => {
-        if (error instanceof SockwardenError) sendError(res, error);
-        else {
-          gateway.logger.error({ err: error, url: req.url }, 'HTTP request failed');
-          if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'internal error' });
-          else res.destroy();
-        }
-      });
-    },
-  );
+  const timeouts = {
+    headersTimeout: bounds.headersTimeoutMs,
+    requestTimeout: bounds.requestTimeoutMs,
+    connectionsCheckingInterval: bounds.timeoutCheckIntervalMs,
+  };
+  const onRequest: RequestListener = (req, res) => {
+    if (!pipelining.admit(req, res)) return;
+    route(req, res, routes).catch((error: unknown) => {
+      if (error instanceof SockwardenError) sendError(res, error);
+      else {
+        gateway.logger.error({ err: error, url: req.url }, 'HTTP request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'internal error' });
+        else res.destroy();
+      }
+    });
+  };
+  // The handshake comes before the headers' clock starts: bounded like them, not by Node's 120 s,
+  // or a peer that never finishes it holds its socket twelve times longer than a slow request.
+  const secure = tls
+    ? createHttpsServer(
+        { ...timeouts, cert: tls.cert, key: tls.key, handshakeTimeout: bounds.headersTimeoutMs },
+        onRequest,
+      )
+    : undefined;
+  const server: Server = secure ?? createServer(timeouts, onRequest);
   server.keepAliveTimeout = bounds.keepAliveTimeoutMs;
   gateway.attach(server);
-  return { server, dashboard };
+  return { server, dashboard, secure };
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, routes: Routes): Promise<void> {
