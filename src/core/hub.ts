@@ -4,10 +4,11 @@
  * and then {@link Hub.open} with a port; everything after that is owned by scopes under the hub's
  * root. The hub builds its engine and is the engine's host, so nothing outside reaches in.
  */
-import { CloseCode, retryAfterReason } from '../protocol.js';
+import { CloseCode } from '../protocol.js';
 import { Admission, type AdmissionRequest, type AdmissionResult } from './admission.js';
 import type { CoreConfig } from './config.js';
 import { Connection, type ConnectionContext, type ConnectionPort } from './connection.js';
+import { Drain } from './drain.js';
 import type { Engine, EngineFactory, EngineHost, RemoteOperation } from './engine.js';
 import { sessionKeyOf } from './identity.js';
 import { PressureMonitor } from './pressure.js';
@@ -65,8 +66,7 @@ export class Hub {
   private readonly admission: Admission;
   private readonly context: ConnectionContext;
   private readonly sessionHost: SessionHost;
-  /** While draining: checks whether what the drain waits for is done. */
-  private drainCheck: (() => void) | null = null;
+  private readonly drainer: Drain;
   private maintenance: WheelTimer | null = null;
   /** Set once drain() starts; until then maintenance keeps running, refusals or not. */
   private drainStarted = false;
@@ -97,13 +97,22 @@ export class Hub {
       now: () => this.now(),
     });
     const now = () => this.now();
+    this.drainer = new Drain({
+      config,
+      registry: this.registry,
+      engine: this.engine,
+      root: parts.root,
+      wheel: parts.wheel,
+      now,
+      ...(parts.beforeDispose ? { beforeDispose: parts.beforeDispose } : {}),
+    });
     this.context = {
       config,
       telemetry,
       now,
       finished: (connection) => {
         this.registry.removeConnection(connection);
-        this.drainCheck?.();
+        this.drainer.check();
       },
     };
     this.sessionHost = {
@@ -115,7 +124,7 @@ export class Hub {
       ended: (session, reason) => {
         this.registry.removeSession(session, SESSION_END_REASONS[reason].givenUp);
         telemetry.sessionEnded(session.user, session.id, reason);
-        this.drainCheck?.();
+        this.drainer.check();
       },
     };
     this.scheduleMaintenance();
@@ -240,52 +249,10 @@ export class Hub {
    * drain window, waits up to `drainTimeoutMs`, terminates the rest and releases every resource.
    */
   async drain(drainMs: number = this.config.drainTimeoutMs): Promise<void> {
-    const drainStartedAt = this.now();
     this.drainStarted = true;
     this.maintenance?.cancel();
     this.stopAdmitting();
-    for (const connection of [...this.registry.connections]) {
-      connection.end(CloseCode.Restart, retryAfterReason(Math.random() * drainMs));
-    }
-    await this.drainUntil(() => this.registry.connections.size === 0, this.config.drainTimeoutMs);
-    // With a shared engine, the clients told to come back over `drainMs` resume on other nodes,
-    // which claim their sessions from here: held until then, so nothing published meanwhile is lost.
-    if (this.engine.shared && drainMs > 0) {
-      await this.drainUntil(() => this.registry.sessions.size === 0, drainMs);
-    }
-    for (const connection of [...this.registry.connections]) connection.terminate();
-    for (const session of [...this.registry.sessions.values()]) session.end('drained');
-    // What those ends started (a backend's disconnect events) finishes with the wheel still turning.
-    await this.settleBeforeDispose(drainStartedAt + this.config.drainTimeoutMs - this.now());
-    this.parts.root.dispose();
-    this.parts.wheel.stop();
-    await this.engine.close();
-  }
-
-  private async settleBeforeDispose(timeoutMs: number): Promise<void> {
-    const work = this.parts.beforeDispose?.();
-    if (!work || timeoutMs <= 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = this.parts.root.timer(timeoutMs, resolve);
-      const done = () => {
-        timer.dispose();
-        resolve();
-      };
-      work.then(done, done);
-    });
-  }
-
-  private async drainUntil(done: () => boolean, timeoutMs: number): Promise<void> {
-    if (done()) return;
-    await new Promise<void>((resolve) => {
-      const timer = this.parts.root.timer(timeoutMs, resolve);
-      this.drainCheck = () => {
-        if (!done()) return;
-        timer.dispose();
-        resolve();
-      };
-    });
-    this.drainCheck = null;
+    await this.drainer.run(drainMs);
   }
 
   /** What the engine may call back: the wheel, failures, and what other nodes ask of this one. */

@@ -124,6 +124,8 @@ export interface CoreOptions extends TunableOptions {
   engine?: EngineFactory;
   /** Called with every new session, after the one the harness keeps in `sessions`. */
   onSession?: (session: Session) => void;
+  /** Work a drain awaits before it disposes the root scope, as the gateway's `beforeDispose`. */
+  beforeDispose?: () => Promise<unknown>;
 }
 
 /** One upgrade, as a transport would hand it to admission. */
@@ -196,7 +198,7 @@ const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Builds a core; see the module comment. */
 export function createCore(options: CoreOptions = {}): Core {
-  const { heap, engine, onSession, ...tunables } = options;
+  const { heap, engine, onSession, beforeDispose, ...tunables } = options;
   const config = resolveOptions(tunables);
   const clock = new ManualClock();
   const telemetry = new RecordingTelemetry();
@@ -211,6 +213,7 @@ export function createCore(options: CoreOptions = {}): Core {
   const hub: Hub = new Hub({
     config,
     engine: engine ?? memoryEngine(),
+    ...(beforeDispose ? { beforeDispose } : {}),
     wheel,
     ledger,
     root,

@@ -3,6 +3,8 @@
  * terminated at drainTimeoutMs, and nothing left held afterwards.
  */
 import { describe, expect, it } from 'vitest';
+import type { EngineFactory } from '../../src/core/engine.js';
+import { memoryEngine } from '../../src/engines/memory.js';
 import { createCore, ENDED, type Opened } from '../helpers/core.js';
 
 describe('drain', () => {
@@ -58,5 +60,37 @@ describe('drain', () => {
     expect(done).toBe(true);
     await draining;
     expect(core.telemetry.closeCodes()).toEqual([1012, 1012]);
+  });
+
+  it('gives the work its ends started the rest of the whole window, claims hold included, on a shared engine', async () => {
+    let finish: () => void = () => {};
+    let awaited = false;
+    const shared: EngineFactory = (limits, host) =>
+      Object.assign(memoryEngine()(limits, host), { shared: true });
+    const core = createCore({
+      engine: shared,
+      drainTimeoutMs: 1_000,
+      beforeDispose: () => {
+        awaited = true;
+        return new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+      },
+    });
+    await core.connect({ user: 'u' });
+    let done = false;
+    const draining = core.hub.drain(2_000).then(() => {
+      done = true;
+    });
+    // The socket closes at once; the session is held 2 s for a claim that never comes, then ends.
+    await core.advance(2_100);
+    expect(core.telemetry.endReasons()).toEqual([ENDED.drained]);
+    expect(awaited).toBe(true);
+    // 3 s in all (1 s for sockets, 2 s for claims): the work still has time, and the drain waits.
+    await core.advance(500);
+    expect(done).toBe(false);
+    finish();
+    await draining;
+    expect(core.resources()).toEqual({});
   });
 });
