@@ -52,3 +52,15 @@ export function serveAuthenticator(config: ServeConfig): Authenticator | undefin
   }
   return undefined;
 }
+
+/**
+ * The startup line about the dashboard, telling the truth about who can open it: with `--api-key`
+ * anyone with the key; with `--insecure` and no key, callers on this machine only; otherwise nobody,
+ * so no URL that could only answer 401 is printed, but how to turn it on. `base` is `http://HOST:PORT`.
+ */
+export function dashboardNotice(config: Pick<ServeConfig, 'apiKey' | 'insecure'>, base: string): string {
+  if (config.apiKey !== undefined) return `dashboard: ${base}/dashboard (sign in with the --api-key)`;
+  if (config.insecure)
+    return `dashboard: ${base}/dashboard (no --api-key: open to callers on this machine only, via 127.0.0.1 or ::1)`;
+  return 'dashboard: off without --api-key; start with --api-key "$(openssl rand -hex 32)" and sign in at /dashboard with it';
+}

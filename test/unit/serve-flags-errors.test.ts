@@ -4,15 +4,18 @@
  * configuration mistakes that used to pass silently (a misspelt variable, --insecure with a JWT
  * setting) are named.
  */
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { dashboardNotice } from '../../src/cli/serve-auth.js';
 import { readServeConfig } from '../../src/cli/serve-config.js';
 import { camelCase, envName, FLAGS, type FlagSpec } from '../../src/cli/serve-flags.js';
-import { run } from '../helpers/cli.js';
+import { DEMO_PAGE, pollCounts } from '../../src/demo/page.js';
+import { run, serve } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sockwarden-flags-'));
 
@@ -193,5 +196,68 @@ describe('authentication flags', () => {
       {},
     );
     expect(config).toMatchObject({ jwtIssuer: ['a', 'b'], jwtAudience: ['chat'], jwtRequireExp: true });
+  });
+});
+
+describe('--demo with --api-key', () => {
+  const key = 'k3y-0123456789abcdef';
+
+  it("asks the API for the header's counts once, then stops at 401 and says why", async () => {
+    const { base } = await serve(['--insecure', '--demo', '--api-key', key]);
+    const page = await (await fetch(`${base}/`)).text();
+    // The page runs this very function (compiled by tsc there, by Vitest here, so not byte-equal).
+    expect(page).toMatch(/\(function pollCounts\(get, show, later\) \{[\s\S]*live counts need the API key/);
+    const statuses: number[] = [];
+    const shown: string[] = [];
+    const pending: Array<() => void> = [];
+    const get = async (path: string) => {
+      const response = await fetch(`${base}${path}`);
+      statuses.push(response.status);
+      return response;
+    };
+    await pollCounts(
+      get,
+      (text) => shown.push(text),
+      (next) => pending.push(next),
+    );
+    expect(statuses).toEqual([401]);
+    expect(pending).toEqual([]);
+    expect(shown).toEqual(['live counts need the API key: see /dashboard']);
+    expect(shown.join()).not.toMatch(/undefined/);
+  });
+
+  it('keeps polling with real counts when the API answers (--insecure on loopback, no key)', async () => {
+    const { base } = await serve(['--insecure', '--demo']);
+    const shown: string[] = [];
+    const pending: Array<() => void> = [];
+    await pollCounts(
+      (path) => fetch(`${base}${path}`),
+      (text) => shown.push(text),
+      (next) => pending.push(next),
+    );
+    expect(shown[0]).toMatch(/^gateway: 0 connections, 0 sessions, pressure ok/);
+    expect(pending).toHaveLength(1);
+  });
+
+  it("inlines the poller as valid JavaScript in the page's module script", () => {
+    const script = /<script type="module">([\s\S]*)<\/script>/.exec(DEMO_PAGE)?.[1] as string;
+    const file = join(dir, 'demo.mjs');
+    writeFileSync(file, script);
+    expect(spawnSync(process.execPath, ['--check', file]).status).toBe(0);
+  });
+});
+
+describe('the dashboard line at startup', () => {
+  const base = 'http://127.0.0.1:8080';
+
+  it('prints no URL that can only answer 401, and says who can open it', () => {
+    expect(dashboardNotice({ apiKey: undefined, insecure: false }, base)).not.toContain(base);
+    expect(dashboardNotice({ apiKey: undefined, insecure: false }, base)).toMatch(/off without --api-key/);
+    expect(dashboardNotice({ apiKey: undefined, insecure: true }, base)).toMatch(
+      /^dashboard: http:\/\/127\.0\.0\.1:8080\/dashboard \(no --api-key: open to callers on this machine only/,
+    );
+    expect(dashboardNotice({ apiKey: 'k'.repeat(16), insecure: false }, base)).toMatch(
+      /sign in with the --api-key/,
+    );
   });
 });
