@@ -126,6 +126,11 @@ export const ERROR_CODES = {
     status: 401,
     summary: 'Client SDK: getToken threw or rejected; the attempt is retried with backoff.',
   },
+  upgrade_refused: {
+    status: 502,
+    summary:
+      'Client SDK (Node): the gateway refused the upgrade with an HTTP status and no readable error body.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A stable error code from {@link ERROR_CODES}. */

@@ -33,6 +33,7 @@ import {
   socketLimitsOf,
   type TunableOptions,
 } from './options.js';
+import { SESSION_ID_PATTERN } from './protocol.js';
 import { proxyTrust } from './transports/client-address.js';
 import { guardSockets } from './transports/socket-guard.js';
 import { type Authenticator, refuseUpgrade, WsTransport } from './transports/ws.js';
@@ -313,10 +314,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       return gateway;
     },
     publish(target, data) {
-      return core.publish(target, toJson(data));
+      return core.publish(checkTarget(target, 'publish'), toJson(data));
     },
     disconnect(target) {
-      return core.disconnect(target);
+      return core.disconnect(checkTarget(target, 'disconnect'));
     },
     sessions(user) {
       return core
@@ -362,4 +363,30 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     },
   };
   return gateway;
+}
+
+/**
+ * Checks a publish or disconnect target from application code, which TypeScript does not always
+ * guard (plain JS, parsed input): `{ session }` without `user`, or `null`, used to reach the hub and
+ * throw a raw TypeError. A bad target is a `bad_request` naming the field, like the HTTP API's.
+ */
+function checkTarget(target: unknown, method: string): Target {
+  if (typeof target !== 'object' || target === null || Array.isArray(target))
+    throw new SockwardenError('bad_request', `${method}: the target must be an object { user, session? }`, {
+      field: 'target',
+    });
+  const { user, session } = target as { user?: unknown; session?: unknown };
+  if (typeof user !== 'string' || user.length === 0 || user.length > 128)
+    throw new SockwardenError(
+      'bad_request',
+      `${method}: target.user must be a string of 1 to 128 characters`,
+      {
+        field: 'user',
+      },
+    );
+  if (session !== undefined && (typeof session !== 'string' || !SESSION_ID_PATTERN.test(session)))
+    throw new SockwardenError('bad_request', `${method}: target.session must match [A-Za-z0-9_-]{1,64}`, {
+      field: 'session',
+    });
+  return target as Target;
 }

@@ -3,12 +3,14 @@
  * of precedence, into one validated whole. Any wrong value stops everything with an error that
  * names the flag, its environment variable and its file key.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SockwardenError } from '../errors.js';
 import type { TunableOptions } from '../options.js';
 import { type MetricsAccess, MIN_API_KEY_LENGTH } from '../server/api-access.js';
 import { parseTrustProxyText, trustProxyProblem } from '../transports/client-address.js';
+import { checkValue, closestName } from './serve-checks.js';
 import { camelCase, envName, FLAGS, type FlagSpec } from './serve-flags.js';
 
 /** Everything `serve` needs, validated. */
@@ -23,6 +25,16 @@ export interface ServeConfig {
   insecure: boolean;
   jwtSecret: string | undefined;
   jwtPublicKeyFile: string | undefined;
+  /** A JSON Web Key Set file (`--jwks-file`). */
+  jwksFile: string | undefined;
+  /** A JSON Web Key Set URL (`--jwks-url`), fetched on demand and cached. */
+  jwksUrl: string | undefined;
+  /** Accepted `iss` claims; empty accepts any. */
+  jwtIssuer: string[];
+  /** Accepted `aud` claims; empty accepts any. */
+  jwtAudience: string[];
+  /** Refuse tokens without `exp`. */
+  jwtRequireExp: boolean;
   apiKey: string | undefined;
   /** Who may scrape `/metrics`. */
   metricsAuth: MetricsAccess;
@@ -43,8 +55,14 @@ export interface ServeConfig {
 
 const POLICIES = ['reject', 'evict-oldest', 'queue'];
 
+/**
+ * The error of a wrong value. It names where the value came from first, then all three spellings of
+ * the flag, as the README promises, so a user finds it whichever source they used.
+ */
 function invalid(flag: FlagSpec, source: string, message: string): SockwardenError {
-  return new SockwardenError('invalid_config', `${source}: ${message}`, { field: flag.name });
+  const all = describeFlag(flag);
+  const text = source === all ? `${all}: ${message}` : `${source}: ${message} [${all}]`;
+  return new SockwardenError('invalid_config', text, { field: flag.name });
 }
 
 /** Names a flag in all three of its spellings, for error messages. */
@@ -83,7 +101,7 @@ function convert(flag: FlagSpec, raw: unknown, source: string): unknown {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw invalid(flag, source, `must be a non-negative integer (got ${shown})`);
     }
-    return value;
+    return checked(flag, source, value);
   }
   if (flag.kind === 'number') {
     const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
@@ -93,12 +111,16 @@ function convert(flag: FlagSpec, raw: unknown, source: string): unknown {
     return value;
   }
   if (flag.kind === 'list') {
-    if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw;
+    if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return checked(flag, source, raw);
     if (typeof raw === 'string')
-      return raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
+      return checked(
+        flag,
+        source,
+        raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
     throw invalid(flag, source, `must be a comma-separated list of strings (got ${shown})`);
   }
   if (typeof raw !== 'string' || raw.length === 0)
@@ -107,24 +129,14 @@ function convert(flag: FlagSpec, raw: unknown, source: string): unknown {
     throw invalid(flag, source, `must be one of ${POLICIES.join(', ')} (got ${shown})`);
   if (flag.choices && !flag.choices.includes(raw))
     throw invalid(flag, source, `must be one of ${flag.choices.join(', ')} (got ${shown})`);
-  if (flag.name === 'redis') checkRedisUrl(flag, source, raw);
-  return raw;
+  return checked(flag, source, raw);
 }
 
-function checkRedisUrl(flag: FlagSpec, source: string, raw: string): void {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
-    throw invalid(
-      flag,
-      source,
-      `must be a redis:// or rediss:// URL with a host (got ${JSON.stringify(raw)})`,
-    );
-  }
+/** Applies the flag's own check (serve-checks.ts) to a value of the right kind. */
+function checked<T>(flag: FlagSpec, source: string, value: T): T {
+  const wrong = checkValue(flag.name, value);
+  if (wrong !== undefined) throw invalid(flag, source, wrong);
+  return value;
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
@@ -132,33 +144,27 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new SockwardenError(
-      'invalid_config',
-      `--config: cannot read ${file}: ${(cause as Error).message}`,
-      { field: 'config', cause },
-    );
+    throw invalid(flagNamed('config'), '--config', `cannot read ${file}: ${(cause as Error).message}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (cause) {
-    throw new SockwardenError(
-      'invalid_config',
-      `--config: ${file} is not valid JSON: ${(cause as Error).message}`,
-      { field: 'config', cause },
-    );
+    throw invalid(flagNamed('config'), '--config', `${file} is not valid JSON: ${(cause as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new SockwardenError('invalid_config', `--config: ${file} must hold a JSON object`, {
-      field: 'config',
-    });
+    throw invalid(flagNamed('config'), '--config', `${file} must hold a JSON object`);
   }
   const byKey = new Map(FLAGS.map((f) => [camelCase(f.name), f]));
+  // An unknown key is an error, not a warning: a file is written on purpose, and a typo in it
+  // (say "maxConections") would otherwise leave the default in force without anyone noticing.
+  const known = [...byKey.keys()].filter((k) => k !== 'config');
   for (const key of Object.keys(value)) {
     if (!byKey.has(key) || key === 'config') {
+      const near = closestName(key, known);
       throw new SockwardenError(
         'invalid_config',
-        `--config: unknown key "${key}" in ${file}; known keys: ${[...byKey.keys()].filter((k) => k !== 'config').join(', ')}`,
+        `--config: unknown key "${key}" in ${file}${near ? `; did you mean "${near}"?` : ''} Known keys: ${known.join(', ')}`,
         { field: key },
       );
     }
@@ -176,8 +182,56 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[parts[parts.length - 1] as string] = value;
 }
 
-/** Parses argv (after `serve`) and the environment into a {@link ServeConfig}; throws `invalid_config`. */
-export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeConfig {
+/** Writes a configuration warning to stderr, before the logger exists. */
+function warnOnStderr(message: string): void {
+  // Workers read the same environment as their primary, which has warned already.
+  if (!cluster.isWorker) process.stderr.write(`sockwarden: warning: ${message}\n`);
+}
+
+/** Variables of the test suite and tooling, not of `serve`: no warning for them. */
+const OTHER_VARIABLES = new Set(['SOCKWARDEN_REQUIRE_REDIS', 'SOCKWARDEN_REQUIRE_BROWSER']);
+
+/**
+ * Warns about each `SOCKWARDEN_*` variable that is no flag's, naming the closest one. Only a warning:
+ * an environment is shared with other tools, but a misspelt variable silently left a default in force.
+ */
+function warnUnknownEnv(env: NodeJS.ProcessEnv, warn: (message: string) => void): void {
+  const known = FLAGS.map((f) => envName(f.name));
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('SOCKWARDEN_') || known.includes(name) || OTHER_VARIABLES.has(name)) continue;
+    const near = closestName(name, known);
+    warn(`unknown environment variable ${name} is ignored${near ? `; did you mean ${near}?` : ''}`);
+  }
+}
+
+/** A parseArgs error in `serve` terms: an unknown flag gets the closest known one, a known one its three names. */
+function argumentError(cause: Error): SockwardenError {
+  const named = /'(--?[^'=]+)/.exec(cause.message)?.[1];
+  const flag = FLAGS.find((f) => `--${f.name}` === named);
+  let hint = '';
+  if (flag) hint = ` [${describeFlag(flag)}]`;
+  else if (named?.startsWith('--')) {
+    const near = closestName(
+      named.slice(2),
+      FLAGS.map((f) => f.name),
+    );
+    if (near) hint = `; did you mean --${near}?`;
+  }
+  return new SockwardenError('invalid_config', `${cause.message}${hint}; see sockwarden serve --help`, {
+    cause,
+    ...(flag ? { field: flag.name } : {}),
+  });
+}
+
+/**
+ * Parses argv (after `serve`) and the environment into a {@link ServeConfig}; throws `invalid_config`.
+ * Unknown `SOCKWARDEN_*` variables are reported through `warn` (stderr by default).
+ */
+export function readServeConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  warn: (message: string) => void = warnOnStderr,
+): ServeConfig {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -189,10 +243,9 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
       ),
     });
   } catch (cause) {
-    throw new SockwardenError('invalid_config', `${(cause as Error).message}; see sockwarden serve --help`, {
-      cause,
-    });
+    throw argumentError(cause as Error);
   }
+  warnUnknownEnv(env, warn);
   const flagValues = parsed.values as Record<string, unknown>;
   const configFlag = FLAGS.find((f) => f.name === 'config') as FlagSpec;
   const configFile = flagValues.config ?? env[envName('config')];
@@ -253,15 +306,14 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
       `${workers} workers need --redis: without a shared Redis each worker would keep its own limits and sessions, so a user could hold ${workers} times the per-user limit and a resume would fail on every other worker`,
     );
   }
+  const auth = readAuth(values);
   return {
+    ...auth,
     host: text('host') ?? '127.0.0.1',
     port: (values.get('port') as number | undefined) ?? 8080,
     path: text('path') ?? '/ws',
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     shutdownDelayMs: (values.get('shutdown-delay') as number | undefined) ?? 5_000,
-    insecure: (values.get('insecure') as boolean | undefined) ?? false,
-    jwtSecret: text('jwt-secret'),
-    jwtPublicKeyFile: text('jwt-public-key'),
     apiKey,
     metricsAuth: (text('metrics-auth') as MetricsAccess | undefined) ?? 'open',
     backendUrl: text('backend-url'),
@@ -276,5 +328,69 @@ export function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     redisMaxConnections: (values.get('redis-max-connections') as number | undefined) ?? 0,
     workers,
     options: options as TunableOptions,
+  };
+}
+
+/** The authentication part of {@link ServeConfig}. */
+type AuthConfig = Pick<
+  ServeConfig,
+  | 'insecure'
+  | 'jwtSecret'
+  | 'jwtPublicKeyFile'
+  | 'jwksFile'
+  | 'jwksUrl'
+  | 'jwtIssuer'
+  | 'jwtAudience'
+  | 'jwtRequireExp'
+>;
+
+const flagNamed = (name: string) => FLAGS.find((f) => f.name === name) as FlagSpec;
+
+/**
+ * Reads and cross-checks the authentication flags: one key source at most, none with --insecure
+ * (which would otherwise silently win over a JWT setting the operator believed in force), and the
+ * secret file's contents, which the process list then never shows.
+ */
+function readAuth(values: Map<string, unknown>): AuthConfig {
+  const has = (name: string) => values.has(name);
+  const text = (name: string) => values.get(name) as string | undefined;
+  const sources = ['jwt-secret', 'jwt-secret-file', 'jwt-public-key', 'jwks-file', 'jwks-url'].filter(has);
+  if (sources.length > 1) {
+    throw invalid(
+      flagNamed(sources[1] as string),
+      `--${sources[1]}`,
+      `cannot be combined with --${sources[0]}: pass one source of JWT keys`,
+    );
+  }
+  const insecure = (values.get('insecure') as boolean | undefined) ?? false;
+  const jwtChecks = ['jwt-issuer', 'jwt-audience', 'jwt-require-exp'].filter(
+    (name) => has(name) && values.get(name) !== false,
+  );
+  const withInsecure = [...sources, ...jwtChecks][0];
+  if (insecure && withInsecure !== undefined) {
+    throw invalid(
+      flagNamed(withInsecure),
+      `--${withInsecure}`,
+      'cannot be combined with --insecure: --insecure takes the user from ?user= and ignores tokens, so this JWT setting would not apply',
+    );
+  }
+  let jwtSecret = text('jwt-secret');
+  const secretFile = text('jwt-secret-file');
+  if (secretFile !== undefined) {
+    const fileFlag = flagNamed('jwt-secret-file');
+    // One trailing newline is what `echo` and editors leave; it is not part of the secret.
+    jwtSecret = readFileSync(secretFile, 'utf8').replace(/\r?\n$/, '');
+    const wrong = checkValue('jwt-secret', jwtSecret);
+    if (wrong !== undefined) throw invalid(fileFlag, describeFlag(fileFlag), `${secretFile}: ${wrong}`);
+  }
+  return {
+    insecure,
+    jwtSecret,
+    jwtPublicKeyFile: text('jwt-public-key'),
+    jwksFile: text('jwks-file'),
+    jwksUrl: text('jwks-url'),
+    jwtIssuer: (values.get('jwt-issuer') as string[] | undefined) ?? [],
+    jwtAudience: (values.get('jwt-audience') as string[] | undefined) ?? [],
+    jwtRequireExp: (values.get('jwt-require-exp') as boolean | undefined) ?? false,
   };
 }

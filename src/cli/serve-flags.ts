@@ -72,6 +72,37 @@ export const FLAGS: readonly FlagSpec[] = [
     description: 'PEM file with an RSA (RS256) or EC (ES256) public key for client JWTs.',
   },
   {
+    name: 'jwt-secret-file',
+    kind: 'string',
+    description: 'File holding the HS256 secret (trailing newline ignored), so it stays out of `ps`.',
+  },
+  {
+    name: 'jwks-file',
+    kind: 'string',
+    description: 'JSON Web Key Set file ({"keys":[...]}) with the public keys of client JWTs.',
+  },
+  {
+    name: 'jwks-url',
+    kind: 'string',
+    description: 'https:// URL of a JSON Web Key Set, fetched on demand and cached (10 min).',
+  },
+  {
+    name: 'jwt-issuer',
+    kind: 'list',
+    description: 'Accepted "iss" claims, comma-separated; tokens from another issuer get 401.',
+  },
+  {
+    name: 'jwt-audience',
+    kind: 'list',
+    description: 'Accepted "aud" claims, comma-separated; tokens for another audience get 401.',
+  },
+  {
+    name: 'jwt-require-exp',
+    kind: 'boolean',
+    description: 'Refuse tokens without an "exp" claim (401).',
+    defaultValue: false,
+  },
+  {
     name: 'api-key',
     kind: 'string',
     description:

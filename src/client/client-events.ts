@@ -15,8 +15,10 @@ export interface ClientErrorEvent {
   retryAfterMs?: number;
   /** The id of the client message this error is about. */
   ref?: string;
-  /** `server` for `error` frames, `client` for failures the client detected itself. */
+  /** `server` for `error` frames and refused upgrades, `client` for failures the client detected itself. */
   source: 'server' | 'client';
+  /** For a refused upgrade: its HTTP status, for example 401 (Node only; browsers cannot see it). */
+  status?: number;
 }
 
 /** A socket closed. `willReconnect` says whether the client goes on. */

@@ -281,8 +281,11 @@ export class SockwardenClient {
     this.clearConnectionTimers();
     this.welcomed = false;
     if (wasOpen && Date.now() - this.openedAt >= this.options.stableAfterMs) this.attempt = 0;
+    // A refused upgrade is reported, not just a 1006 close. A 401 or 403 would refuse the same token
+    // forever, so without getToken to fetch a fresh one the client stops instead of retrying.
+    const authRefused = this.reportRefusal(refusal);
     // Before a welcome nothing was decided by the server: it is a failed attempt, retried with backoff.
-    const retry = !wasOpen || isReconnectable(code);
+    const retry = !authRefused && (!wasOpen || isReconnectable(code));
     if (!retry || this.attempt >= this.options.maxReconnectAttempts) {
       this.finish(
         new SockwardenError('client_closed', `the connection closed with ${code} and will not reconnect`),
@@ -308,6 +311,25 @@ export class SockwardenClient {
       retryInMs: delay,
       ...(refusal ? { refusal } : {}),
     });
+  }
+
+  /** Emits `error` for a refused upgrade; true when it refused the credentials and no fresh ones can come. */
+  private reportRefusal(refusal: UpgradeRefusal | undefined): boolean {
+    if (!refusal) return false;
+    const { status } = refusal;
+    const auth = status === 401 || status === 403;
+    const final = auth && this.options.getToken === undefined;
+    const said = refusal.message || `the gateway refused the upgrade with HTTP ${status}`;
+    this.emitter.emit('error', {
+      code: refusal.code ?? (status === 401 ? 'unauthenticated' : 'upgrade_refused'),
+      message: final
+        ? `${said}; not reconnecting: the same token would be refused again (pass getToken to retry with a fresh one)`
+        : said,
+      source: 'server',
+      status,
+      ...(refusal.retryAfterMs === undefined ? {} : { retryAfterMs: refusal.retryAfterMs }),
+    });
+    return final;
   }
 
   private scheduleAck(): void {

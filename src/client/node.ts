@@ -10,6 +10,40 @@ import { SockwardenClient } from './client.js';
 import type { ConnectOptions } from './options.js';
 import type { ClientSocket, SocketEvents, UpgradeRefusal } from './socket.js';
 
+/** Largest refusal body read, and how long to wait for it: a gateway's is under 300 bytes. */
+const BODY_LIMIT = 4096;
+const BODY_TIMEOUT_MS = 2000;
+
+/** The `error` and `message` of a refusal's JSON body, when it has them. */
+function refusalBody(res: IncomingMessage): Promise<{ code: string; message: string } | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = () => {
+      clearTimeout(timer);
+      res.removeAllListeners('data');
+      res.resume();
+      try {
+        const body = JSON.parse(text) as { error?: unknown; message?: unknown };
+        resolve(
+          typeof body.error === 'string'
+            ? { code: body.error, message: typeof body.message === 'string' ? body.message : '' }
+            : undefined,
+        );
+      } catch {
+        resolve(undefined);
+      }
+    };
+    const timer = setTimeout(done, BODY_TIMEOUT_MS);
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > BODY_LIMIT) done();
+    });
+    res.once('end', done);
+    res.once('error', done);
+  });
+}
+
 /** Opens a `ws` WebSocket behind the {@link ClientSocket} port. */
 export function nodeSocket(url: string, events: SocketEvents): ClientSocket {
   const socket = new WebSocket(url, SUBPROTOCOL);
@@ -19,12 +53,17 @@ export function nodeSocket(url: string, events: SocketEvents): ClientSocket {
     if (!isBinary) events.text(data.toString());
   });
   socket.on('unexpected-response', (_req, res: IncomingMessage) => {
-    refusal = { status: res.statusCode ?? 0 };
+    const seen: UpgradeRefusal = { status: res.statusCode ?? 0 };
+    refusal = seen;
     const after = parseRetryAfter(res.headers['retry-after']);
     // A hint past what any gateway sends would overflow the reconnect timer, which then fires at once.
-    if (after !== undefined) refusal.retryAfterMs = clampRetryAfter(after);
-    res.resume();
-    socket.terminate();
+    if (after !== undefined) seen.retryAfterMs = clampRetryAfter(after);
+    // The gateway says why in a small JSON body ({"error","message"}): read it, bounded in size and
+    // time, so a 401 reaches the application as "unauthenticated: the token has expired".
+    void refusalBody(res).then((body) => {
+      if (body) Object.assign(seen, body);
+      socket.terminate();
+    });
   });
   // Connection errors are followed by 'close'; the listener only keeps them from being thrown.
   socket.on('error', () => {});

@@ -9,6 +9,10 @@ export interface UpgradeRefusal {
   status: number;
   /** The `Retry-After` header in milliseconds, when the server sent one. */
   retryAfterMs?: number;
+  /** The gateway's error code from the JSON body, for example `unauthenticated` (Node only). */
+  code?: string;
+  /** The gateway's message from the JSON body, for example `the token has expired` (Node only). */
+  message?: string;
 }
 
 /** Callbacks a socket adapter calls, each at most in this order: open, text*, closed once. */

@@ -4,6 +4,52 @@
  * lets the user drop the connection mid-reply to watch it resume, and shows the gateway's live counts.
  */
 
+/**
+ * Polls `/api/stats` once a second for the header's counts. Inlined into the page by its source, and
+ * tested in Node as is. With `--api-key` set the page has no key, so the API answers 401: the poller
+ * says so once and stops, instead of showing "undefined connections" and logging a 401 every second.
+ * Plain JavaScript in a TypeScript body: no type-only syntax survives into its source.
+ */
+export function pollCounts(
+  get: (path: string) => Promise<Response>,
+  show: (text: string) => void,
+  later: (next: () => void, ms: number) => unknown,
+): Promise<void> {
+  return get('/api/stats').then(
+    (response) => {
+      if (response.status === 401 || response.status === 403) {
+        show('live counts need the API key: see /dashboard');
+        return;
+      }
+      const next = () => {
+        void pollCounts(get, show, later);
+      };
+      return response.json().then(
+        (s) => {
+          const b = s.upstream?.backend || {};
+          show(
+            typeof s.connections === 'number'
+              ? `gateway: ${s.connections} connections, ${s.sessions} sessions, pressure ${s.pressure} | backend: ${b.inFlight || 0} streaming, circuit ${b.circuit || 'closed'}`
+              : '',
+          );
+          later(next, 1000);
+        },
+        () => {
+          show('');
+          later(next, 1000);
+        },
+      );
+    },
+    // The gateway is down or restarting: try again, more slowly.
+    () => {
+      show('');
+      later(() => {
+        void pollCounts(get, show, later);
+      }, 5000);
+    },
+  );
+}
+
 /** The page, self-contained: no asset from the internet. */
 export const DEMO_PAGE = `<!doctype html>
 <html lang="en">
@@ -88,16 +134,7 @@ $('form').addEventListener('submit', (event) => {
   client.send({ text }).catch((e) => add('note', 'not sent: ' + e.message));
 });
 $('drop').addEventListener('click', () => client.reconnect());
-async function counts() {
-  try {
-    const s = await (await fetch('/api/stats')).json();
-    const b = (s.upstream && s.upstream.backend) || {};
-    $('counts').textContent = 'gateway: ' + s.connections + ' connections, ' + s.sessions + ' sessions, pressure ' + s.pressure +
-      ' | backend: ' + (b.inFlight || 0) + ' streaming, circuit ' + (b.circuit || 'closed');
-  } catch { $('counts').textContent = ''; }
-}
-counts();
-setInterval(counts, 1000);
+(${pollCounts.toString()})((path) => fetch(path), (text) => { $('counts').textContent = text; }, setTimeout);
 </script>
 </body>
 </html>
