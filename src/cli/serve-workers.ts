@@ -19,6 +19,8 @@ export interface ListeningMessage {
   sockwarden: 'listening';
   url: string;
   demo: boolean;
+  /** The startup line about the dashboard (who may open it), as the worker's config says. */
+  dashboard: string;
 }
 
 /** The `sockwarden` field of the message that tells a worker to drain and exit. */
@@ -69,7 +71,7 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
           announced = true;
           process.stdout.write(`listening on ${message.url}\nworkers: ${count}\n`);
           if (message.demo) process.stdout.write(`demo chat: ${message.url}/\n`);
-          process.stdout.write(`dashboard: ${message.url}/dashboard (one worker's figures per page load)\n`);
+          process.stdout.write(`${message.dashboard}\n`);
           logger.info({ workers: count, url: message.url }, 'sockwarden cluster serving');
         }
       });

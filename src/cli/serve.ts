@@ -4,7 +4,6 @@
  * serve-signals.ts.
  */
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
 import { type DemoBackend, startDemoBackend } from '../demo/backend.js';
@@ -15,41 +14,14 @@ import { createGateway, type Gateway } from '../gateway.js';
 import { resolveOptions } from '../options.js';
 import { attachBackendBridge, checkBackendUrl } from '../server/backend-bridge.js';
 import { createHttpServer } from '../server/http-server.js';
-import { jwtAuthenticator } from '../server/jwt.js';
 import type { Authenticator } from '../transports/ws.js';
 import { boundedLogDestination } from './log-destination.js';
+import { dashboardNotice, serveAuthenticator } from './serve-auth.js';
 import { describeFlag, readServeConfig, type ServeConfig } from './serve-config.js';
 import { FLAGS } from './serve-flags.js';
 import { drainOnSignal, reloadTlsOnSighup, type ServerParts } from './serve-signals.js';
 import { type ListeningMessage, runPrimary } from './serve-workers.js';
 import { loadTlsAtStart, type TlsMaterial } from './tls.js';
-
-function authenticatorFor(config: ServeConfig): Authenticator | undefined {
-  if (config.jwtSecret !== undefined && config.jwtPublicKeyFile !== undefined) {
-    throw new SockwardenError('invalid_config', 'pass either --jwt-secret or --jwt-public-key, not both', {
-      field: 'jwt-secret',
-    });
-  }
-  try {
-    if (config.jwtSecret !== undefined) return jwtAuthenticator({ secret: config.jwtSecret });
-    if (config.jwtPublicKeyFile !== undefined)
-      return jwtAuthenticator({ publicKeyPem: readFileSync(config.jwtPublicKeyFile, 'utf8') });
-  } catch (cause) {
-    const flag = config.jwtSecret !== undefined ? '--jwt-secret' : '--jwt-public-key';
-    throw new SockwardenError('invalid_config', `${flag}: ${(cause as Error).message}`, {
-      field: flag.slice(2),
-      cause,
-    });
-  }
-  if (!config.insecure) {
-    throw new SockwardenError(
-      'invalid_config',
-      'no authentication configured: pass --jwt-secret or --jwt-public-key (or --insecure, for development only)',
-      { field: 'jwt-secret' },
-    );
-  }
-  return undefined;
-}
 
 /** Rewrites an option error so it names the flag, env variable and file key a server user types. */
 function inServeTerms(error: SockwardenError): SockwardenError {
@@ -175,12 +147,13 @@ async function listen(built: Built, config: ServeConfig, logger: Logger, ready: 
       sockwarden: 'listening',
       url: `${scheme}://${host}:${port}`,
       demo: config.demo,
+      dashboard: dashboardNotice(config, `${scheme}://${host}:${port}`),
     };
     process.send?.(listening);
   } else {
     process.stdout.write(`listening on ${scheme}://${host}:${port}\n`);
     if (config.demo) process.stdout.write(`demo chat: ${scheme}://${host}:${port}/\n`);
-    process.stdout.write(`dashboard: ${scheme}://${host}:${port}/dashboard\n`);
+    process.stdout.write(`${dashboardNotice(config, `${scheme}://${host}:${port}`)}\n`);
   }
   logger.info(
     { host: config.host, port, path: config.path, limits: gateway.config, engine: gateway.stats().engine },
@@ -191,7 +164,7 @@ async function listen(built: Built, config: ServeConfig, logger: Logger, ready: 
 /** Runs the server until a signal drains it. Resolves with the process exit code. */
 export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const config = readServeConfig(argv, env);
-  const authenticate = authenticatorFor(config);
+  const authenticate = serveAuthenticator(config);
   // Logs go to stderr so that stdout carries only the "listening on" line scripts wait for.
   const logs = boundedLogDestination();
   const logger = pino({ name: 'sockwarden', level: config.logLevel }, logs.stream);

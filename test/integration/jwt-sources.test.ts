@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { serveAuthenticator } from '../../src/cli/serve-auth.js';
 import { readServeConfig } from '../../src/cli/serve-config.js';
 import { jwtAuthenticator } from '../../src/server/jwt.js';
+import { serve } from '../helpers/cli.js';
 import { connect, useGateway } from '../helpers/gateway.js';
 
 const SECRET = 'a-test-secret-of-enough-length';
@@ -48,7 +49,7 @@ async function keyPair(kid: string) {
       .setSubject(sub)
       .setExpirationTime('1m')
       .sign(privateKey);
-  return { jwk, sign };
+  return { jwk, sign, privateKey: async () => privateKey };
 }
 
 describe('JWT claim checks', () => {
@@ -137,5 +138,22 @@ describe('serve flags for JWT', () => {
     expect((await refusal(running.url, await signer.sign('dan'))).message).toMatch(/"aud" claim/);
     writeFileSync(file, JSON.stringify({ keys: [{ ...signer.jwk, d: 'private' }] }));
     expect(() => readServeConfig(['--jwks-file', file], {}, () => {})).toThrow(/private or symmetric key/);
+  });
+
+  it('is what sockwarden serve authenticates with: a key set from a file and an audience', async () => {
+    const signer = await keyPair('s1');
+    const file = join(mkdtempSync(join(tmpdir(), 'sockwarden-jwks-')), 'jwks.json');
+    writeFileSync(file, JSON.stringify({ keys: [signer.jwk] }));
+    const { base } = await serve(['--jwks-file', file, '--jwt-audience', 'chat']);
+    const url = `${base.replace('http', 'ws')}/ws`;
+    expect((await refusal(url, await signer.sign('dan'))).message).toMatch(/"aud" claim/);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 's1' })
+      .setSubject('erin')
+      .setAudience('chat')
+      .setExpirationTime('1m')
+      .sign((await signer.privateKey()) as CryptoKey);
+    const client = gw.track(await connect(url, { token }));
+    expect(client.frames[0]?.type).toBe('welcome');
   });
 });
