@@ -39,7 +39,7 @@ function dashboardExpressions(): string[] {
 
 function alertExpressions(): string[] {
   const text = readFileSync(join(DEPLOY, 'prometheus/alerts.yml'), 'utf8');
-  return [...text.matchAll(/expr: (?:\|\n)?([^]*?)\n\s+for:/g)].map((m) => m[1] as string);
+  return [...text.matchAll(/expr: (?:\|\n)?([\s\S]*?)\n\s+for:/g)].map((m) => m[1] as string);
 }
 
 /** Names of the series a /metrics text holds (histogram series included). */

@@ -100,7 +100,7 @@ describe('Dockerfile', () => {
     const port = args[args.indexOf('--port') + 1];
     expect(port).toMatch(/^\d+$/);
     expect(DOCKERFILE).toMatch(new RegExp(`^EXPOSE ${port}$`, 'm'));
-    expect(DOCKERFILE).toMatch(new RegExp(`^HEALTHCHECK [^]*127\\.0\\.0\\.1:${port}/healthz`, 'm'));
+    expect(DOCKERFILE).toMatch(new RegExp(`^HEALTHCHECK [\\s\\S]*127\\.0\\.0\\.1:${port}/healthz`, 'm'));
     expect(read('.dockerignore')).toMatch(/^node_modules$/m);
   });
 });
