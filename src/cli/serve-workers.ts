@@ -10,9 +10,15 @@
  * others meanwhile. A worker that dies before it ever listened, or more than five deaths within a
  * minute, means something is wrong with every worker (a port in use, a Redis URL that does not
  * resolve), so the primary stops them all and exits 1 rather than crash-looping.
+ *
+ * Each worker has a slot from 1 to N (a replacement takes its predecessor's), which names it in the
+ * `worker` label of `/metrics` and in `/api/stats`; `/metrics` on any worker reports the whole
+ * machine, aggregated here (src/observability/cluster-metrics.ts).
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { ClusterMetricsPrimary } from '../observability/cluster-metrics.js';
+import { WORKER_COUNT_ENV, WORKER_SLOT_ENV } from '../observability/worker-identity.js';
 
 /** What a worker tells the primary once its server listens. */
 export interface ListeningMessage {
@@ -56,21 +62,25 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
     const listening = new Set<number>();
     const everListened = new Set<number>();
     const crashes: number[] = [];
+    const slots = new Map<number, number>();
+    const metrics = new ClusterMetricsPrimary(() => live.values(), logger);
     let stopping = false;
     let failed = false;
     let announced = false;
 
-    const start = (): Worker => {
-      const worker = cluster.fork();
+    const start = (slot: number): Worker => {
+      const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot), [WORKER_COUNT_ENV]: String(count) });
       live.set(worker.id, worker);
+      slots.set(worker.id, slot);
       worker.on('message', (message: unknown) => {
-        if (!isListening(message)) return;
+        if (metrics.handle(worker, message) || !isListening(message)) return;
         listening.add(worker.id);
         everListened.add(worker.id);
         if (!announced && listening.size === count) {
           announced = true;
           process.stdout.write(`listening on ${message.url}\nworkers: ${count}\n`);
           if (message.demo) process.stdout.write(`demo chat: ${message.url}/\n`);
+          // Each page shows the figures of the worker that answers it, named on the page.
           process.stdout.write(`${message.dashboard}\n`);
           logger.info({ workers: count, url: message.url }, 'sockwarden cluster serving');
         }
@@ -94,6 +104,9 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
     cluster.on('exit', (worker, code, signal) => {
       live.delete(worker.id);
       listening.delete(worker.id);
+      metrics.forget(worker);
+      const slot = slots.get(worker.id) ?? 1;
+      slots.delete(worker.id);
       if (code !== 0) failed = true;
       if (!stopping) {
         logger.error({ worker: worker.process.pid, code, signal }, 'worker exited on its own');
@@ -113,7 +126,7 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
           );
           stopAll('crash loop');
         } else {
-          start();
+          start(slot);
         }
       }
       if (live.size === 0) resolve(failed || crashes.length > 0 ? 1 : 0);
@@ -137,6 +150,6 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
       logger.info({ workers: listening.size }, 'SIGHUP: passed to every worker');
       for (const id of listening) live.get(id)?.process.kill('SIGHUP');
     });
-    for (let i = 0; i < count; i++) start();
+    for (let slot = 1; slot <= count; slot++) start(slot);
   });
 }

@@ -11,6 +11,7 @@ import { DEMO_PAGE } from '../demo/page.js';
 import { redisEngine } from '../engines/redis.js';
 import { SockwardenError } from '../errors.js';
 import { createGateway, type Gateway } from '../gateway.js';
+import { joinMetricsCluster } from '../observability/cluster-metrics.js';
 import { resolveOptions } from '../options.js';
 import { attachBackendBridge, checkBackendUrl } from '../server/backend-bridge.js';
 import { createHttpServer } from '../server/http-server.js';
@@ -92,7 +93,8 @@ async function buildServer(
     gateway,
     { apiKey: config.apiKey, openOnLoopback: config.insecure, metrics: config.metricsAuth },
     config.demo ? { '/': DEMO_PAGE } : {},
-    {},
+    // A worker's /metrics is the machine's, cached by the primary and in step with it (metrics-cache.ts).
+    cluster.isWorker ? { metricsCacheMs: 0 } : {},
     tls,
   );
   if (tls) logger.info({ certificate: tls.certificate }, 'serving TLS');
@@ -181,6 +183,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     }
     return runPrimary(config.workers, logger);
   }
+  // Before the gateway exists, so that its metrics join the machine's (cluster-metrics.ts).
+  if (cluster.isWorker) joinMetricsCluster();
   let built: Built | undefined;
   reloadTlsOnSighup(config.tls, () => built, logger);
   built = await buildServer(config, authenticate, tls, logger);

@@ -162,6 +162,8 @@ export class Connection {
   /** Handles one inbound frame from the transport. */
   receive(text: string, isBinary: boolean): void {
     if (this.state !== 'open') return;
+    // Counted before the rate and shape checks: what a client sends costs the node either way.
+    this.context.telemetry.throughput('received', 1, text.length);
     const now = this.context.now();
     this.inbound ??= new TokenBucket(this.context.config.inboundRatePerConnection, now);
     if (!this.inbound.take(now)) {

@@ -198,6 +198,8 @@ export class Hub {
    */
   publish(target: Target, json: string): { delivered: number; queued: number } {
     this.engine.relay({ kind: 'publish', ...target, json });
+    // Once per call on the node it was made on; each session's copy counts as sent.
+    this.telemetry.throughput('published', 1, json.length);
     return this.publishHere(target, json);
   }
 

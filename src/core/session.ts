@@ -194,7 +194,10 @@ export class SessionState implements Session {
     const frame = messageFrame(seq, json);
     this.ring.push(seq, frame);
     this.host.store.sent(this.user, this.id, seq, frame);
-    return this.socket ? this.socket.send(frame) : RESOLVED_TRUE;
+    if (!this.socket) return RESOLVED_TRUE;
+    // Only what reaches a socket counts as sent; a frame kept for a resume counts when replayed.
+    this.host.telemetry.throughput('sent', 1, frame.length);
+    return this.socket.send(frame);
   }
 
   onMessage(handler: MessageHandler): () => void {
@@ -243,8 +246,15 @@ export class SessionState implements Session {
     }
     const { heartbeatIntervalMs } = this.host.config;
     socket.send(welcomeFrame(this.id, resumed, this.lastSeq, heartbeatIntervalMs, resumeFailed), false);
-    for (const frame of frames) socket.send(frame, false);
-    if (frames.length > 0) this.host.telemetry.replayed(socket.identity, frames.length);
+    let chars = 0;
+    for (const frame of frames) {
+      socket.send(frame, false);
+      chars += frame.length;
+    }
+    if (frames.length > 0) {
+      this.host.telemetry.replayed(socket.identity, frames.length);
+      this.host.telemetry.throughput('replayed', frames.length, chars);
+    }
     if (resumeFailed) this.host.telemetry.resumeFailed(socket.identity, resumeFailed);
   }
 

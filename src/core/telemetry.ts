@@ -15,6 +15,13 @@ export type ZombieDetection = 'heartbeat' | 'probe';
 /** Why a live connection was evicted. */
 export type EvictionReason = 'user_limit' | 'pressure';
 
+/**
+ * Which way application messages went: `sent` to a client's socket, `received` from one,
+ * `published` by the application or the API (once per call, however many sessions it reaches) and
+ * `replayed` to a resuming connection.
+ */
+export type MessageDirection = 'sent' | 'received' | 'published' | 'replayed';
+
 /** Who an admission was about, as far as it got. */
 export interface AdmissionSubject {
   ip: string;
@@ -41,6 +48,11 @@ export interface Telemetry {
   inboundRejected(identity: Identity, reason: 'bad_frame' | 'rate_limited'): void;
   /** Frames replayed to a resuming connection. */
   replayed(identity: Identity, count: number): void;
+  /**
+   * Messages went one way; `chars` is the length of their frames' text (bytes for ASCII). Called
+   * per message on the hot path: implementations must be O(1) and allocate nothing.
+   */
+  throughput(direction: MessageDirection, messages: number, chars: number): void;
   /** A resume could not replay the gap. */
   resumeFailed(identity: Identity, reason: string): void;
   /** The pressure level changed. */

@@ -251,8 +251,12 @@ function showLatest(latest: StatsLatest, viewers: number): void {
   $('refused').textContent = count.format(refused.reduce((sum, [, n]) => sum + n, 0));
   $('buffered').textContent = bytes(figures.bufferedBytes);
   showGauge(figures.pressureRatio, figures.pressure);
+  // With --workers the page shows the worker its stream landed on; say which, so it is not taken
+  // for the machine (whose figures are in /metrics).
+  const { worker } = latest;
+  const which = worker && worker.workers > 1 ? `, worker ${worker.id} of ${worker.workers}` : '';
   $('node').textContent =
-    `engine ${figures.engine}${figures.draining ? ', draining' : ''}, ${viewers} viewer${viewers === 1 ? '' : 's'}`;
+    `engine ${figures.engine}${figures.draining ? ', draining' : ''}${which}, ${viewers} viewer${viewers === 1 ? '' : 's'}`;
   $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
 
   const idle = figures.connections === 0 && figures.sessions === 0;

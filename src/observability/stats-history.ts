@@ -7,6 +7,7 @@ import type { GatewayStats } from '../core/stats.js';
 import type { UpstreamStats } from '../governor/figures.js';
 import { CloseCode, closeCodeSpec } from '../protocol.js';
 import type { GatewayTotals } from './metrics.js';
+import { type WorkerIdentity, workerIdentity } from './worker-identity.js';
 
 /** Close codes grouped the way a client reacts to them (docs/architecture.md, "Close codes"). */
 export type CloseRange = 'clean' | 'resumable' | 'final' | 'abnormal';
@@ -58,6 +59,8 @@ export type SampledFigures = GatewayStats & { upstream: Record<string, UpstreamS
 export interface StatsLatest {
   figures: SampledFigures;
   totals: GatewayTotals;
+  /** Which worker of the machine these figures are (with `serve --workers`, one worker's only). */
+  worker: WorkerIdentity;
 }
 
 /** A sample as listeners get it. */
@@ -101,6 +104,8 @@ export class StatsHistory {
   private previous: { t: number; counts: Cumulative } | undefined;
   private newest: StatsLatest | undefined;
   private readonly listeners = new Set<(sample: StatsSample) => void>();
+  /** Read once: a process keeps its slot for life. */
+  private readonly worker = workerIdentity();
 
   constructor(
     readonly capacity: number = HISTORY_SECONDS,
@@ -136,7 +141,7 @@ export class StatsHistory {
     if (this.ring.length < this.capacity) this.ring.push(point);
     else this.ring[this.next] = point;
     this.next = (this.next + 1) % this.capacity;
-    this.newest = { figures, totals };
+    this.newest = { figures, totals, worker: this.worker };
     const sample = { point, latest: this.newest };
     for (const listener of this.listeners) {
       // One failing viewer must not starve the others.

@@ -90,6 +90,12 @@ export function observedTelemetry(
       metrics.replayed.inc(count);
       if (on('debug')) logger.debug({ ...ids(identity), count }, 'replayed missed messages');
     },
+    throughput(direction, messages, chars) {
+      // Plain numbers, copied into the counters at scrape time: this runs once per message.
+      const total = metrics.throughput[direction];
+      total.messages += messages;
+      total.chars += chars;
+    },
     resumeFailed(identity, reason) {
       metrics.resumeFailures.inc({ reason });
       logger.info({ ...ids(identity), reason }, 'resume could not replay the gap');

@@ -6,6 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CircuitStateName } from '../governor/breaker.js';
 import type { GovernorObserver, UpstreamStats } from '../governor/governor.js';
+import { UPSTREAM_OUTCOMES } from './metric-labels.js';
 
 /** Gauge value of a circuit state. */
 export const CIRCUIT_VALUE: Record<CircuitStateName, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -18,6 +19,8 @@ export class UpstreamMetrics implements GovernorObserver {
   private readonly circuitGauge: Gauge<'upstream'>;
   private readonly inFlight: Gauge<'upstream'>;
   private readonly queued: Gauge<'upstream'>;
+  /** Upstreams whose counters exist already. */
+  private readonly known = new Set<string>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -41,9 +44,11 @@ export class UpstreamMetrics implements GovernorObserver {
     });
     this.circuitGauge = new Gauge({
       name: 'sockwarden_upstream_circuit_state',
-      help: 'Circuit state: 0 closed, 1 half-open, 2 open.',
+      help: "Circuit state: 0 closed, 1 half-open, 2 open (the highest worker's).",
       labelNames: ['upstream'],
       registers,
+      // Workers keep their own breakers: the machine's state is its most open one.
+      aggregator: 'max',
     });
     this.inFlight = new Gauge({
       name: 'sockwarden_upstream_in_flight',
@@ -78,6 +83,13 @@ export class UpstreamMetrics implements GovernorObserver {
   /** Refreshes the gauges from the governor's figures; called once per scrape. */
   refresh(stats: Record<string, UpstreamStats>): void {
     for (const [upstream, s] of Object.entries(stats)) {
+      if (!this.known.has(upstream)) {
+        // Zero from the first scrape, so that rate() and alerts see each upstream before its first call.
+        this.known.add(upstream);
+        for (const outcome of UPSTREAM_OUTCOMES) this.outcomes.inc({ upstream, outcome }, 0);
+        this.retries.inc({ upstream }, 0);
+        this.throttles.inc({ upstream }, 0);
+      }
       this.circuitGauge.set({ upstream }, CIRCUIT_VALUE[s.circuit]);
       this.inFlight.set({ upstream }, s.inFlight);
       this.queued.set({ upstream }, s.queued);

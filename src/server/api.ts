@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { workerIdentity } from '../observability/worker-identity.js';
 import { SESSION_ID_PATTERN } from '../protocol.js';
 import type { ApiKeyGuard } from './api-access.js';
 import { hasBody, refuseCrossSite, requireJsonBody } from './cross-site.js';
@@ -130,8 +131,13 @@ export async function handleApi(
     case 'GET /api/stats': {
       // The process figures let a soak or an operator see memory next to the counts that drive it.
       const memory = process.memoryUsage();
+      // With --workers these are the figures of the worker that took the request (/metrics has the
+      // machine's): say which, so that two answers are never mistaken for the same process's.
+      const { id, pid, workers } = workerIdentity();
       return sendJson(res, 200, {
         ...gateway.stats(),
+        worker: { id, pid },
+        workers,
         process: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
         ...serverStats(),
       });

@@ -18,6 +18,7 @@ import type { GatewayStats } from '../../src/core/stats.js';
 import type {
   AdmissionSubject,
   EvictionReason,
+  MessageDirection,
   PressureLevel,
   Telemetry,
   ZombieDetection,
@@ -57,6 +58,13 @@ export class RecordingTelemetry implements Telemetry {
   readonly sessionsEnded: Array<{ user: string; session: string; reason: string }> = [];
   readonly failures: Array<{ where: string; error: unknown }> = [];
   readonly engineStates: boolean[] = [];
+  /** Messages and characters by direction, summed. */
+  readonly throughputs: Record<MessageDirection, { messages: number; chars: number }> = {
+    sent: { messages: 0, chars: 0 },
+    received: { messages: 0, chars: 0 },
+    published: { messages: 0, chars: 0 },
+    replayed: { messages: 0, chars: 0 },
+  };
 
   admission(outcome: string, subject: AdmissionSubject): void {
     this.admissions.push({ outcome, subject });
@@ -78,6 +86,11 @@ export class RecordingTelemetry implements Telemetry {
   }
   replayed(identity: Identity, count: number): void {
     this.replays.push({ identity, count });
+  }
+  throughput(direction: MessageDirection, messages: number, chars: number): void {
+    const total = this.throughputs[direction];
+    total.messages += messages;
+    total.chars += chars;
   }
   resumeFailed(identity: Identity, reason: string): void {
     this.resumeFailures.push({ identity, reason });
