@@ -189,7 +189,11 @@ function warnOnStderr(message: string): void {
 }
 
 /** Variables of the test suite and tooling, not of `serve`: no warning for them. */
-const OTHER_VARIABLES = new Set(['SOCKWARDEN_REQUIRE_REDIS', 'SOCKWARDEN_REQUIRE_BROWSER']);
+const OTHER_VARIABLES = new Set([
+  'SOCKWARDEN_REQUIRE_REDIS',
+  'SOCKWARDEN_REQUIRE_BROWSER',
+  'SOCKWARDEN_REQUIRE_PROMTOOL',
+]);
 
 /**
  * Warns about each `SOCKWARDEN_*` variable that is no flag's, naming the closest one. Only a warning:
