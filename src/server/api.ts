@@ -136,6 +136,9 @@ export async function handleApi(
       const { id, pid, workers } = workerIdentity();
       return sendJson(res, 200, {
         ...gateway.stats(),
+        // How long a session without a socket is kept: a soak counting sessions after its clients
+        // left must wait this long before it may call them leaked.
+        resumeWindowMs: gateway.config.resumeWindowMs,
         worker: { id, pid },
         workers,
         process: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },

@@ -19,6 +19,10 @@ const FINISH_TIMEOUT_MS = 60_000;
  * come back near the baseline.
  */
 const MEMORY_SETTLE_MS = 60_000;
+/** Beyond the server's resume window, for its expiry timer's tick and the stats' round trip. */
+const RESUME_MARGIN_MS = 2_000;
+/** How much longer than --settle the soak waits for the server's resume window to end. */
+const RESUME_WAIT_CAP_MS = 60_000;
 
 interface LoadProcess {
   child: ChildProcess;
@@ -128,20 +132,36 @@ export async function runSoak(
   for (const load of loads) if (load.child.exitCode === null) load.child.kill('SIGKILL');
   stopped.finish();
   const clientsDone = Date.now();
-  progress.show(`[soak] clients finished; waiting up to ${plan.settleMs / 1000}s for the server to drain`);
   let after = await readStats(plan);
-  while (!zeroed(after) && Date.now() - clientsDone < plan.settleMs) {
+  // Sessions whose clients dropped without a goodbye are kept for the server's resume window: they
+  // are not leaked until it has passed. When it ends soon after --settle, wait for it so that the
+  // verdict is exact; when it is far longer, report those sessions as still in their window.
+  const windowEndsMs = (after.resumeWindowMs ?? 0) + RESUME_MARGIN_MS;
+  const settleMs =
+    windowEndsMs > plan.settleMs && windowEndsMs - plan.settleMs <= RESUME_WAIT_CAP_MS
+      ? windowEndsMs
+      : plan.settleMs;
+  while (!zeroed(after) && Date.now() - clientsDone < settleMs) {
+    progress.show(
+      `[soak] clients finished ${Math.round((Date.now() - clientsDone) / 1000)}s ago; waiting up to ` +
+        `${Math.round(settleMs / 1000)}s for the server to drain: ${after.connections} connections, ` +
+        `${after.sessions} sessions (${after.detachedSessions} in their resume window) left`,
+    );
     await new Promise((r) => setTimeout(r, 500));
     after = await readStats(plan);
     sample(after);
   }
+  const onlyResumable = after.connections === 0 && after.sessions === after.detachedSessions;
+  const awaitingResume =
+    onlyResumable && Date.now() - clientsDone < windowEndsMs ? after.detachedSessions : 0;
   const settledInMs = zeroed(after) ? Date.now() - clientsDone : null;
   if (rss.baseline === 0) {
     collected = false;
     rss.baseline = rss.peak;
     heap.baseline = heap.peak;
   }
-  const live = collected ? await collectServerGarbage(plan).catch(() => null) : null;
+  // A collection from before the clients finished would show the run's heap, not what it left.
+  const live = collected ? await collectServerGarbage(plan, clientsDone).catch(() => null) : null;
   collected = live !== null;
   rss.end = live?.rssBytes ?? after.process?.rssBytes ?? 0;
   heap.end = live?.heapUsedBytes ?? after.process?.heapUsedBytes ?? 0;
@@ -173,5 +193,6 @@ export async function runSoak(
     memoryCollected: collected,
     after,
     settledInMs,
+    awaitingResume,
   });
 }

@@ -7,7 +7,11 @@ import type { GatewayStats } from '../core/stats.js';
 import type { SoakPlan } from './plan.js';
 
 /** `/api/stats` of `sockwarden serve`. */
-export type ServerStats = GatewayStats & { process?: { rssBytes: number; heapUsedBytes: number } };
+export type ServerStats = GatewayStats & {
+  process?: { rssBytes: number; heapUsedBytes: number };
+  /** The server's resume window; absent from servers before it was reported. */
+  resumeWindowMs?: number;
+};
 
 /** An API answer other than 2xx. */
 class ApiStatusError extends Error {
@@ -69,14 +73,36 @@ export interface CollectedMemory {
   heapUsedBytes: number;
 }
 
+/** How long the soak waits at most for a collection newer than the one the server last made. */
+const FRESH_COLLECTION_WAIT_MS = 15_000;
+
 /**
- * Asks the gateway for a full garbage collection and returns its memory afterwards, or null when it
- * cannot run one (a gateway without `POST /api/gc`, or a Node.js build without the inspector).
+ * Asks the gateway for a full garbage collection made no earlier than `notBefore` (ms since the
+ * epoch) and returns its memory afterwards, or null when it cannot run one (a gateway without
+ * `POST /api/gc`, or a Node.js build without the inspector). The gateway runs at most one
+ * collection per interval and answers others with the last one and its age: an answer older than
+ * `notBefore` would describe the heap before the run, so the soak asks again once the interval
+ * allows.
  */
-export async function collectServerGarbage(plan: SoakPlan): Promise<CollectedMemory | null> {
+export async function collectServerGarbage(plan: SoakPlan, notBefore = 0): Promise<CollectedMemory | null> {
+  const deadline = Date.now() + FRESH_COLLECTION_WAIT_MS;
   try {
-    const result = await call<{ after: CollectedMemory }>(plan, '/api/gc', undefined, 'POST');
-    return result.after;
+    for (;;) {
+      const asked = Date.now();
+      const result = await call<{ after: CollectedMemory; ageMs?: number }>(
+        plan,
+        '/api/gc',
+        undefined,
+        'POST',
+      );
+      const madeAt = asked - (result.ageMs ?? 0);
+      if (madeAt >= notBefore) return result.after;
+      if (Date.now() > deadline)
+        throw new Error(
+          `the gateway made no fresh garbage collection within ${FRESH_COLLECTION_WAIT_MS / 1000}s`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
   } catch (error) {
     if (error instanceof ApiStatusError && [404, 405, 501].includes(error.status)) return null;
     throw error;

@@ -46,19 +46,20 @@ describe('sockwarden soak', () => {
     expect(stderr).toMatch(/\[soak \d+s\/60s\] open \d+/);
   });
 
-  it('fails and names what is left when the server still holds sessions after the run', {
+  it('reports sessions still in a long resume window as such, not as leaked', {
     timeout: 120_000,
   }, async () => {
-    // A resume window far longer than the settle time: abruptly dropped sessions are still held.
+    // A resume window far longer than the settle time: abruptly dropped sessions are rightly held.
     const { base } = await serve([...SOAK_SERVER_FLAGS, '--resume-window', '600000']);
     const { code, report } = await runSoak(base, [
       ...'--connections 40 --users 10 --duration 3s --churn 20/s --abrupt 100% --resume 0% --zombies 0% --silent 0% --slow 0% --stopped 0% --settle 2s'.split(
         ' ',
       ),
     ]);
-    expect(code).toBe(1);
-    expect(report.verdict.pass).toBe(false);
-    expect(report.verdict.failures.join('\n')).toMatch(/server still holds \d+ sessions after drain/);
+    expect(report.server.afterDrain.sessions).toBeGreaterThan(0);
+    expect(report.server.awaitingResume).toBe(report.server.afterDrain.sessions);
+    expect(report.verdict.failures.join('\n')).not.toMatch(/sessions after drain|live resources/);
+    expect(code).toBe(report.verdict.pass ? 0 : 1);
   });
 
   it('exits 2 naming a bad flag, and 1 naming an unreachable gateway', async () => {

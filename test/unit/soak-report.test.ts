@@ -17,6 +17,7 @@ function report(
     after?: Partial<ServerStats>;
     end?: number;
     memoryCollected?: boolean;
+    awaitingResume?: number;
     edit?: (c: ReturnType<typeof emptyCounters>) => void;
   } = {},
 ) {
@@ -31,6 +32,7 @@ function report(
     memoryCollected: overrides.memoryCollected ?? true,
     after: { ...drained, ...overrides.after } as ServerStats,
     settledInMs: 1_000,
+    ...(overrides.awaitingResume === undefined ? {} : { awaitingResume: overrides.awaitingResume }),
   });
 }
 
@@ -39,6 +41,26 @@ describe('soak verdict', () => {
     const result = report();
     expect(result.verdict).toEqual({ pass: true, failures: [] });
     expect(renderReport(result)).toContain('VERDICT: PASS');
+  });
+
+  it('does not call sessions leaked that wait within the resume window with nothing else left', () => {
+    const waiting = report({
+      after: { sessions: 7, detachedSessions: 7, resources: { session: 7, timer: 7 } },
+      awaitingResume: 7,
+    });
+    expect(waiting.verdict).toEqual({ pass: true, failures: [] });
+    expect(waiting.server.awaitingResume).toBe(7);
+    expect(renderReport(waiting)).toMatch(/sessions still in their resume window \(not leaked\)\s*\|\s*7\s*\|/);
+    // Anything besides them is still a leak, and so are the sessions then.
+    const alsoSockets = report({
+      after: { connections: 1, sessions: 7, detachedSessions: 7 },
+      awaitingResume: 7,
+    });
+    expect(alsoSockets.verdict.failures.join('\n')).toMatch(
+      /1 connections after drain[\s\S]*7 sessions after drain/,
+    );
+    const someAttached = report({ after: { sessions: 9, detachedSessions: 7 }, awaitingResume: 7 });
+    expect(someAttached.verdict.failures.join('\n')).toMatch(/9 sessions after drain/);
   });
 
   it('says how the memory figures were taken', () => {
