@@ -80,11 +80,18 @@ export interface ApiKeyGuardOptions {
   limits?: KeyFailureLimits;
   /** Monotonic clock in ms, for tests. */
   now?: () => number;
+  /**
+   * The client's address: the socket's peer, or behind a trusted proxy the address it forwarded
+   * (`trustProxy`), so that the throttle and the loopback rule see clients, not the proxy.
+   */
+  addressOf?: (req: IncomingMessage) => string | undefined;
 }
 
 /** Checks API keys for one server, and throttles the addresses that present wrong ones. */
 export class ApiKeyGuard {
   private readonly throttle: KeyFailureThrottle;
+  /** The client's address of a request; see {@link ApiKeyGuardOptions.addressOf}. */
+  readonly addressOf: (req: IncomingMessage) => string | undefined;
 
   constructor(
     /** The access rule it enforces. */
@@ -99,13 +106,14 @@ export class ApiKeyGuard {
         { field: 'apiKey' },
       );
     }
+    this.addressOf = options.addressOf ?? ((req) => req.socket.remoteAddress);
     this.throttle = new KeyFailureThrottle(options.limits ?? KEY_FAILURE_LIMITS, options.now);
   }
 
   /** Throws `unauthorized` (or `auth_throttled`) unless the request may call the API. */
   authorize(req: IncomingMessage): void {
     if (this.access.apiKey === undefined) {
-      if (this.access.openOnLoopback && isLoopback(req.socket.remoteAddress)) {
+      if (this.access.openOnLoopback && isLoopback(this.addressOf(req))) {
         if (isLoopbackHost(req.headers.host)) return;
         throw new SockwardenError(
           'unauthorized',
@@ -114,7 +122,7 @@ export class ApiKeyGuard {
       }
       throw new SockwardenError('unauthorized', 'the API is disabled: start the server with --api-key');
     }
-    if (!this.checkKey(bearerOf(req), req.socket.remoteAddress)) {
+    if (!this.checkKey(bearerOf(req), this.addressOf(req))) {
       throw new SockwardenError('unauthorized', 'missing or wrong API key in Authorization: Bearer');
     }
   }

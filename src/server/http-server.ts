@@ -4,6 +4,7 @@
  * `node:https`, given a certificate: then `https` and `wss` on the same port, nothing else
  * different), bounded against slow and pipelining clients (src/server/http-limits.ts).
  */
+
 import {
   createServer,
   type IncomingMessage,
@@ -14,6 +15,7 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { SockwardenError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { clientAddress, proxyTrust } from '../transports/client-address.js';
 import { type ApiContext, handleApi, sendError, sendJson } from './api.js';
 import { type ApiAccess, ApiKeyGuard } from './api-access.js';
 import { createDashboard, type Dashboard } from './dashboard.js';
@@ -62,7 +64,10 @@ export function createHttpServer(
   tls?: TlsIdentity,
 ): GatewayHttpServer {
   const bounds: HttpServerLimits = { ...HTTP_SERVER_LIMITS, ...limits };
-  const guard = new ApiKeyGuard(access, gateway.logger);
+  const trust = proxyTrust(gateway.config.trustProxy);
+  const guard = new ApiKeyGuard(access, gateway.logger, {
+    addressOf: (req) => clientAddress(req.socket.remoteAddress, req.headers, trust),
+  });
   const dashboard = createDashboard(gateway, guard);
   const routes: Routes = {
     gateway,

@@ -47,6 +47,15 @@ describe('wrong API keys', () => {
     await expect.poll(stderr).toMatch(/too many wrong API keys/);
   });
 
+  it('are throttled per client behind a trusted proxy, not for everyone the proxy forwards', async () => {
+    const { base } = await serve(['--api-key', KEY, '--insecure', '--trust-proxy', '127.0.0.1']);
+    const stats = (key: string, client: string) =>
+      fetch(`${base}/api/stats`, { headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': client } });
+    for (let i = 0; i < 11; i++) await stats(`guess-${i}`, '203.0.113.5');
+    expect((await stats(KEY, '203.0.113.5')).status).toBe(429);
+    expect((await stats(KEY, '203.0.113.6')).status).toBe(200);
+  });
+
   it('lets through the right key once the bucket refills, and counts no attempt without a key', () => {
     let now = 0;
     const guard = new ApiKeyGuard({ apiKey: KEY, openOnLoopback: false }, pino({ level: 'silent' }), {
