@@ -50,7 +50,9 @@ describe('soak verdict', () => {
     });
     expect(waiting.verdict).toEqual({ pass: true, failures: [] });
     expect(waiting.server.awaitingResume).toBe(7);
-    expect(renderReport(waiting)).toMatch(/sessions still in their resume window \(not leaked\)\s*\|\s*7\s*\|/);
+    expect(renderReport(waiting)).toMatch(
+      /sessions still in their resume window \(not leaked\)\s*\|\s*7\s*\|/,
+    );
     // Anything besides them is still a leak, and so are the sessions then.
     const alsoSockets = report({
       after: { connections: 1, sessions: 7, detachedSessions: 7 },
