@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
@@ -67,22 +67,25 @@ function mustSucceed(what: string, ran: Ran): string {
   return ran.out;
 }
 
-let work: string;
-let tarball: string;
-let jsProject: string;
-let tsProject: string;
-const installOutput: Record<string, string> = {};
+let work: string | undefined;
 
 /** A fresh project with `package.json`, the tarball and `extra` installed from the registry. */
-async function project(name: string, extra: string[]): Promise<string> {
-  const dir = join(work, name);
+async function project(
+  root: string,
+  name: string,
+  tarball: string,
+  extra: string[],
+): Promise<{ dir: string; out: string }> {
+  const dir = join(root, name);
   mkdirSync(dir);
   writeFileSync(
     join(dir, 'package.json'),
     `${JSON.stringify({ name, version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
   );
-  const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--fetch-retries=1'];
-  const ran = await run('npm', [...args, '--fetch-timeout=30000', tarball, ...extra], dir);
+  // One quick retry: an unreachable registry fails in seconds, not after npm's minutes of backoff.
+  const fetch = ['--fetch-retries=1', '--fetch-retry-mintimeout=1000', '--fetch-retry-maxtimeout=5000'];
+  const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', ...fetch, '--fetch-timeout=30000'];
+  const ran = await run('npm', [...args, tarball, ...extra], dir);
   if (ran.code !== 0) {
     throw new Error(
       `npm install of the packed tarball into a temporary project failed (exit ${ran.code}). This test ` +
@@ -90,11 +93,17 @@ async function project(name: string, extra: string[]): Promise<string> {
         `configuration (npm config get registry).\n${ran.out}`,
     );
   }
-  installOutput[name] = ran.out;
-  return dir;
+  return { dir, out: ran.out };
 }
 
-beforeAll(async () => {
+interface Installed {
+  js: string;
+  ts: string;
+  /** What each project's `npm install` printed. */
+  output: Record<string, string>;
+}
+
+async function packAndInstall(): Promise<Installed> {
   work = mkdtempSync(join(tmpdir(), 'sockwarden-pack-'));
   // What npm pack reads: package.json's `files` (dist/ is what prepack must build, so it is left
   // out), what npm always ships, and what the build reads. node_modules is the repository's own.
@@ -118,12 +127,26 @@ beforeAll(async () => {
   mustSucceed('npm pack', await run('npm', ['pack', '--pack-destination', packed], source));
   const [file] = readdirSync(packed).filter((f) => f.endsWith('.tgz'));
   if (!file) throw new Error(`npm pack wrote no tarball to ${packed}`);
-  tarball = join(packed, file);
-  [jsProject, tsProject] = await Promise.all([
-    project('plain-js', []),
-    project('plain-ts', [`@types/node@${PKG.devDependencies['@types/node']}`]),
+  const tarball = join(packed, file);
+  const [js, ts] = await Promise.all([
+    project(work, 'plain-js', tarball, []),
+    project(work, 'plain-ts', tarball, [`@types/node@${PKG.devDependencies['@types/node']}`]),
   ]);
-}, 180_000);
+  return { js: js.dir, ts: ts.dir, output: { 'plain-js': js.out, 'plain-ts': ts.out } };
+}
+
+let installing: Promise<Installed> | undefined;
+/**
+ * Packs and installs once, on first use. Not a beforeAll: Vitest reports the tests of a failed hook
+ * as skipped, and without the registry every test here must fail, with the reason.
+ */
+function installed(): Promise<Installed> {
+  installing ??= packAndInstall();
+  return installing;
+}
+
+/** The first test waits for the pack, the build and both installs. */
+const TIMEOUT = 180_000;
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -137,93 +160,107 @@ function walk(dir: string, base = dir): string[] {
   });
 }
 
-describe('the packed package', () => {
-  it('installs without an install-time script or a warning about one', () => {
-    for (const [name, out] of Object.entries(installOutput)) {
-      expect(out, name).not.toMatch(/prepare/i);
-      expect(out, name).not.toMatch(new RegExp(`${PKG.name}@\\S+ \\(`));
-    }
-  });
+/** Type-checked only, never run: both entry points, a type of each, and a call that must not compile. */
+const TS_SOURCE = [
+  `import { createGateway, type Gateway } from 'sockwarden';`,
+  `import { type ClientStatus, connect, type SockwardenClient } from 'sockwarden/client';`,
+  '',
+  `export const gateway: Gateway = createGateway({ authenticate: async () => ({ user: 'u' }) });`,
+  `export const client: SockwardenClient = connect('ws://127.0.0.1:1/ws');`,
+  `export const status: ClientStatus = 'open';`,
+  '// Fails to compile if the package resolved to `any`: a number is not a URL.',
+  '// @ts-expect-error',
+  'connect(42);',
+  '',
+].join('\n');
 
-  it('ships no source map, and no sourceMappingURL, that points outside the package', () => {
-    const pkgDir = join(jsProject, 'node_modules', PKG.name);
-    const files = walk(pkgDir);
-    expect(files).toContain(join('dist', 'index.js'));
-    const outside: string[] = [];
-    const inside = (path: string) => path.startsWith(pkgDir + sep) && existsSync(path);
-    for (const file of files) {
-      const path = join(pkgDir, file);
-      if (file.endsWith('.map')) {
-        const map = JSON.parse(readFileSync(path, 'utf8')) as { sourceRoot?: string; sources?: string[] };
-        for (const s of map.sources ?? []) {
-          const target = resolve(dirname(path), map.sourceRoot ?? '', s);
-          if (!inside(target)) outside.push(`${file} -> ${s}`);
-        }
-      } else if (/\.(js|d\.ts)$/.test(file)) {
-        const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(path, 'utf8'))?.[1];
-        if (url && !url.startsWith('data:') && !inside(resolve(dirname(path), url))) {
-          outside.push(`${file} -> ${url}`);
+/** What a plain TypeScript project would set for each resolution mode. */
+const TS_SETTINGS: Record<string, Record<string, unknown>> = {
+  node10: { module: 'commonjs', moduleResolution: 'node', esModuleInterop: true },
+  node16: { module: 'node16', moduleResolution: 'node16' },
+  bundler: { module: 'esnext', moduleResolution: 'bundler' },
+};
+
+describe('the packed package', () => {
+  it(
+    'installs without an install-time script or a warning about one',
+    async () => {
+      const { output } = await installed();
+      for (const [name, out] of Object.entries(output)) {
+        expect(out, name).not.toMatch(/prepare/i);
+        expect(out, name).not.toMatch(new RegExp(`${PKG.name}@\\S+ \\(`));
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'ships no source map, and no sourceMappingURL, that points outside the package',
+    async () => {
+      const pkgDir = join((await installed()).js, 'node_modules', PKG.name);
+      const files = walk(pkgDir);
+      expect(files).toContain(join('dist', 'index.js'));
+      const outside: string[] = [];
+      const inside = (path: string) => path.startsWith(pkgDir + sep) && existsSync(path);
+      for (const file of files) {
+        const path = join(pkgDir, file);
+        if (file.endsWith('.map')) {
+          const map = JSON.parse(readFileSync(path, 'utf8')) as { sourceRoot?: string; sources?: string[] };
+          for (const s of map.sources ?? []) {
+            if (!inside(resolve(dirname(path), map.sourceRoot ?? '', s))) outside.push(`${file} -> ${s}`);
+          }
+        } else if (/\.(js|d\.ts)$/.test(file)) {
+          const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(path, 'utf8'))?.[1];
+          if (url && !url.startsWith('data:') && !inside(resolve(dirname(path), url))) {
+            outside.push(`${file} -> ${url}`);
+          }
         }
       }
-    }
-    expect(outside).toEqual([]);
-  });
+      expect(outside).toEqual([]);
+    },
+    TIMEOUT,
+  );
 
-  it('imports both entry points and runs the CLI from plain JavaScript', async () => {
-    writeFileSync(
-      join(jsProject, 'check.mjs'),
-      [
-        `import { createGateway, memoryEngine } from 'sockwarden';`,
-        `import * as client from 'sockwarden/client';`,
-        `const seen = {`,
-        `  createGateway: typeof createGateway,`,
-        `  memoryEngine: typeof memoryEngine,`,
-        `  connect: typeof client.connect,`,
-        `  nodeSocket: typeof client.nodeSocket,`,
-        `};`,
-        `process.stdout.write(JSON.stringify(seen));`,
-        '',
-      ].join('\n'),
-    );
-    const out = mustSucceed('node check.mjs', await run(process.execPath, ['check.mjs'], jsProject));
-    // nodeSocket: Node picked the `node` build of the client, not the browser one.
-    expect(JSON.parse(out)).toEqual({
-      createGateway: 'function',
-      memoryEngine: 'function',
-      connect: 'function',
-      nodeSocket: 'function',
-    });
-    const bin = join(jsProject, 'node_modules', '.bin', 'sockwarden');
-    const version = mustSucceed('sockwarden --version', await run(bin, ['--version'], jsProject));
-    expect(version.trim()).toMatch(/^\d+\.\d+\.\d+/);
-  });
-
-  describe('type-checks both entry points from plain TypeScript', () => {
-    beforeAll(() => {
+  it(
+    'imports both entry points and runs the CLI from plain JavaScript',
+    async () => {
+      const { js } = await installed();
       writeFileSync(
-        join(tsProject, 'index.ts'),
+        join(js, 'check.mjs'),
         [
-          `import { createGateway, type Gateway } from 'sockwarden';`,
-          `import { type ClientStatus, connect, type SockwardenClient } from 'sockwarden/client';`,
-          '',
-          `export const gateway: Gateway = createGateway({ authenticate: async () => ({ user: 'u' }) });`,
-          `export const client: SockwardenClient = connect('ws://127.0.0.1:1/ws');`,
-          `export const status: ClientStatus = 'open';`,
-          '// Fails to compile if the package resolved to `any`: a number is not a URL.',
-          '// @ts-expect-error',
-          'connect(42);',
+          `import { createGateway, memoryEngine } from 'sockwarden';`,
+          `import * as client from 'sockwarden/client';`,
+          `const seen = {`,
+          `  createGateway: typeof createGateway,`,
+          `  memoryEngine: typeof memoryEngine,`,
+          `  connect: typeof client.connect,`,
+          `  nodeSocket: typeof client.nodeSocket,`,
+          `};`,
+          `process.stdout.write(JSON.stringify(seen));`,
           '',
         ].join('\n'),
       );
-    });
+      const out = mustSucceed('node check.mjs', await run(process.execPath, ['check.mjs'], js));
+      // nodeSocket: Node picked the `node` build of the client, not the browser one.
+      expect(JSON.parse(out)).toEqual({
+        createGateway: 'function',
+        memoryEngine: 'function',
+        connect: 'function',
+        nodeSocket: 'function',
+      });
+      const bin = join(js, 'node_modules', '.bin', 'sockwarden');
+      const version = mustSucceed('sockwarden --version', await run(bin, ['--version'], js));
+      expect(version.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    },
+    TIMEOUT,
+  );
 
-    const settings: Record<string, Record<string, unknown>> = {
-      node10: { module: 'commonjs', moduleResolution: 'node', esModuleInterop: true },
-      node16: { module: 'node16', moduleResolution: 'node16' },
-      bundler: { module: 'esnext', moduleResolution: 'bundler' },
-    };
-    for (const [name, options] of Object.entries(settings)) {
-      it(`under moduleResolution ${name}`, async () => {
+  for (const [name, options] of Object.entries(TS_SETTINGS)) {
+    it(
+      `type-checks both entry points from plain TypeScript under moduleResolution ${name}`,
+      async () => {
+        const { ts } = await installed();
+        writeFileSync(join(ts, 'index.ts'), TS_SOURCE);
         const config = `tsconfig.${name}.json`;
         const compilerOptions = {
           target: 'ES2022',
@@ -234,11 +271,12 @@ describe('the packed package', () => {
           noEmit: true,
           ...options,
         };
-        writeFileSync(join(tsProject, config), JSON.stringify({ compilerOptions, files: ['index.ts'] }));
-        const ran = await run(process.execPath, [TSC, '-p', config], tsProject);
+        writeFileSync(join(ts, config), JSON.stringify({ compilerOptions, files: ['index.ts'] }));
+        const ran = await run(process.execPath, [TSC, '-p', config], ts);
         expect(ran.out).toBe('');
         expect(ran.code).toBe(0);
-      });
-    }
-  });
+      },
+      TIMEOUT,
+    );
+  }
 });
