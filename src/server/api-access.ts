@@ -113,7 +113,13 @@ export class ApiKeyGuard {
   /** Throws `unauthorized` (or `auth_throttled`) unless the request may call the API. */
   authorize(req: IncomingMessage): void {
     if (this.access.apiKey === undefined) {
-      if (this.access.openOnLoopback && isLoopback(this.addressOf(req))) {
+      // Both the socket's peer and the client it forwarded: a trusted proxy on loopback must not
+      // make a remote client local, nor a forged header from a remote peer make it local either.
+      if (
+        this.access.openOnLoopback &&
+        isLoopback(req.socket.remoteAddress) &&
+        isLoopback(this.addressOf(req))
+      ) {
         if (isLoopbackHost(req.headers.host)) return;
         throw new SockwardenError(
           'unauthorized',

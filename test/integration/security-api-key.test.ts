@@ -56,6 +56,15 @@ describe('wrong API keys', () => {
     expect((await stats(KEY, '203.0.113.6')).status).toBe(200);
   });
 
+  it('never takes a remote client for a local one from a forwarded address, with no key in --insecure', async () => {
+    const { base } = await serve(['--insecure', '--trust-proxy', '1']);
+    const asClient = (client: string) =>
+      fetch(`${base}/api/stats`, { headers: { 'x-forwarded-for': client } });
+    // The local proxy forwards a remote client: not local, whatever the proxy's own address.
+    expect((await asClient('198.51.100.7')).status).toBe(401);
+    expect((await asClient('127.0.0.1')).status).toBe(200);
+  });
+
   it('lets through the right key once the bucket refills, and counts no attempt without a key', () => {
     let now = 0;
     const guard = new ApiKeyGuard({ apiKey: KEY, openOnLoopback: false }, pino({ level: 'silent' }), {
