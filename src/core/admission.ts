@@ -109,6 +109,15 @@ export class Admission {
     };
   }
 
+  /**
+   * The hint for an upgrade refused while draining: a few seconds, jittered. The load balancer may
+   * still send clients here during a shutdown delay while other nodes are healthy; a flat hint of
+   * the whole drain window made every one of them wait it out and come back together.
+   */
+  private drainingRetryMs(): number {
+    return jitter(Math.min(this.config.drainTimeoutMs, DRAINING_RETRY_MS));
+  }
+
   /** Upgrades waiting in the per-user queue. */
   get queuedUpgrades(): number {
     return this.queue.size;
@@ -125,7 +134,7 @@ export class Admission {
         error: new SockwardenError(code, message, retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
     };
-    if (this.draining) return refuse('draining', { retryAfterMs: this.config.drainTimeoutMs });
+    if (this.draining) return refuse('draining', { retryAfterMs: this.drainingRetryMs() });
     const { allowedOrigins } = this.config;
     if (
       allowedOrigins.length > 0 &&
@@ -183,7 +192,7 @@ export class Admission {
     const { request, identity, refuse } = candidate;
     let atLimit: UserLimitPath | undefined;
     for (;;) {
-      if (this.draining) return refuse('draining', { retryAfterMs: this.config.drainTimeoutMs });
+      if (this.draining) return refuse('draining', { retryAfterMs: this.drainingRetryMs() });
       if (request.signal.aborted) {
         return refuse('bad_request', { message: 'the client went away during admission' });
       }
@@ -294,3 +303,6 @@ export class Admission {
     this.connectRate.prune(this.parts.now());
   }
 }
+
+/** The base of the retry hint while draining; see Admission.drainingRetryMs. */
+const DRAINING_RETRY_MS = 5_000;

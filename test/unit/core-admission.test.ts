@@ -34,13 +34,16 @@ function track<T>(promise: Promise<T>): { settled: boolean; value: T | undefined
 }
 
 describe('refusals, in pipeline order', () => {
-  it('refuses every upgrade with 503 draining and the drain window as retry hint once the hub drains', async () => {
+  it('refuses every upgrade with 503 draining and a jittered retry hint within the drain window once the hub drains', async () => {
     const core = createCore({ drainTimeoutMs: 2_000 });
     const held = await core.connect({ user: 'a' });
     const draining = core.drain();
     let authenticated = 0;
     const error = await core.refuse({ user: 'b', authenticate: () => ({ user: `b${++authenticated}` }) });
-    expect(error).toMatchObject({ code: 'draining', status: 503, retryAfterMs: 2_000 });
+    expect(error).toMatchObject({ code: 'draining', status: 503 });
+    // Between the window (capped at 5 s) and twice it, so refused clients do not return together.
+    expect(error.retryAfterMs).toBeGreaterThanOrEqual(2_000);
+    expect(error.retryAfterMs).toBeLessThanOrEqual(4_000);
     // Refused before anything else runs: no authentication call for a node that is going away.
     expect(authenticated).toBe(0);
     expect(core.hub.readiness()).toMatchObject({ ready: false, draining: true });
