@@ -68,6 +68,8 @@ export function signIn(
   address: string | undefined,
   guard: ApiKeyGuard,
   nowMs: number = Date.now(),
+  /** Whether the browser reached the server over TLS: the cookie then never travels in clear. */
+  secure = false,
 ): string {
   const apiKey = guard.access.apiKey;
   if (apiKey === undefined) {
@@ -80,5 +82,5 @@ export function signIn(
     throw new SockwardenError('unauthorized', 'wrong API key');
   }
   const expiresAtS = Math.floor(nowMs / 1000) + DASHBOARD_COOKIE_MAX_AGE_S;
-  return `${COOKIE}=${expiresAtS}.${signature(apiKey, expiresAtS)}; Max-Age=${DASHBOARD_COOKIE_MAX_AGE_S}; Path=/dashboard; HttpOnly; SameSite=Strict`;
+  return `${COOKIE}=${expiresAtS}.${signature(apiKey, expiresAtS)}; Max-Age=${DASHBOARD_COOKIE_MAX_AGE_S}; Path=/dashboard; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }

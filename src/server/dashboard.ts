@@ -77,7 +77,8 @@ export function createDashboard(gateway: Gateway, guard: ApiKeyGuard): Dashboard
 
   const signInWith = (key: string, req: IncomingMessage, res: ServerResponse) => {
     try {
-      const cookie = signIn(key, guard.addressOf(req), guard);
+      const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
+      const cookie = signIn(key, guard.addressOf(req), guard, Date.now(), tls);
       // Redirect so that a reload does not post the form again.
       res.writeHead(303, { location: '/dashboard', 'set-cookie': cookie, 'cache-control': 'no-store' }).end();
     } catch (error) {

@@ -179,6 +179,34 @@ describe('serve over TLS', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
+  it('marks the dashboard cookie Secure when signed in over TLS', async () => {
+    const dir = tempDir();
+    const cert = makeCertificate(dir);
+    const key = 'a-strong-api-key-0123456789';
+    const { base } = await serve([
+      '--tls-cert',
+      cert.cert,
+      '--tls-key',
+      cert.key,
+      '--insecure',
+      '--api-key',
+      key,
+    ]);
+    const setCookie = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        `${base}/dashboard`,
+        { ca: cert.pem, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        (res) => {
+          res.resume();
+          resolve(String(res.headers['set-cookie'] ?? ''));
+        },
+      );
+      req.on('error', reject);
+      req.end(new URLSearchParams({ key }).toString());
+    });
+    expect(setCookie).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
+  });
+
   it('exits 2 naming the flags when only one of --tls-cert and --tls-key is given, or a file is bad', async () => {
     const dir = tempDir();
     const { cert, key } = makeCertificate(dir);
