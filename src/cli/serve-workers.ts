@@ -63,7 +63,12 @@ export function runPrimary(count: number, logger: Logger): Promise<number> {
     const everListened = new Set<number>();
     const crashes: number[] = [];
     const slots = new Map<number, number>();
-    const metrics = new ClusterMetricsPrimary(() => live.values(), logger);
+    // Only workers that listen are asked: one still starting cannot answer yet, and every scrape
+    // would wait the whole collection timeout for it.
+    const metrics = new ClusterMetricsPrimary(
+      () => [...listening].flatMap((id) => live.get(id) ?? []),
+      logger,
+    );
     let stopping = false;
     let failed = false;
     let announced = false;

@@ -100,6 +100,14 @@ export class ClusterMetricsPrimary {
     { pending: Set<number>; figures: MetricsJson[]; finish: () => void }
   >();
   private readonly render = cachedAgedRender(() => this.aggregate());
+  /** Each worker's figures from its last answer, for a scrape it misses and for when it exits. */
+  private readonly lastFigures = new Map<number, MetricsJson>();
+  /**
+   * The counters and histograms of workers that exited, summed: kept in every scrape, so that a
+   * machine-wide counter never goes down when a worker is replaced (Prometheus would read the drop
+   * as a reset and count the whole remaining total again). Their gauges went with them.
+   */
+  private retired: MetricsJson[] = [];
 
   /** `workers` lists the workers to ask at each collection. */
   constructor(
@@ -107,8 +115,18 @@ export class ClusterMetricsPrimary {
     private readonly logger: Logger,
   ) {}
 
-  /** A worker exited: a collection waiting for it finishes without it. */
+  /**
+   * A worker exited: its counters join the retired sum, and a collection waiting for it finishes
+   * without it.
+   */
   forget(worker: Worker): void {
+    const last = this.lastFigures.get(worker.id);
+    this.lastFigures.delete(worker.id);
+    if (last) {
+      const cumulative = last.filter((metric) => ['counter', 'histogram'].includes(String(metric.type)));
+      this.retired.push(cumulative);
+      void this.compactRetired();
+    }
     for (const collection of this.collections.values())
       if (collection.pending.delete(worker.id) && collection.pending.size === 0) collection.finish();
   }
@@ -125,12 +143,23 @@ export class ClusterMetricsPrimary {
     if (tagged(message, 'metrics:local')) {
       const collection = this.collections.get(message.id);
       if (!collection?.pending.delete(worker.id)) return true;
-      if (message.metrics) collection.figures.push(message.metrics);
-      else this.logger.warn({ worker: worker.process.pid, error: message.error }, 'worker metrics failed');
+      if (message.metrics) {
+        collection.figures.push(message.metrics);
+        this.lastFigures.set(worker.id, message.metrics);
+      } else this.logger.warn({ worker: worker.process.pid, error: message.error }, 'worker metrics failed');
       if (collection.pending.size === 0) collection.finish();
       return true;
     }
     return false;
+  }
+
+  /** Sums the retired workers' figures into one, so that their list does not grow with every restart. */
+  private async compactRetired(): Promise<void> {
+    const parts = [...this.retired];
+    if (parts.length < 2) return;
+    const summed = (await AggregatorRegistry.aggregate(parts).getMetricsAsJSON()) as unknown as MetricsJson;
+    // Only if no worker retired meanwhile; otherwise the next compaction takes them all.
+    if (this.retired.length === parts.length) this.retired = [summed];
   }
 
   /** Asks every connected worker for its figures and sums what arrives within the timeout. */
@@ -151,19 +180,24 @@ export class ClusterMetricsPrimary {
         if (pending.size > 0)
           this.logger.warn(
             { missing: pending.size },
-            'workers left out of a metrics scrape: no answer in time',
+            'workers late for a metrics scrape: their last figures stand in',
           );
-        if (figures.length === 0) {
+        // A worker that did not answer in time is summed from its last answer, not left out.
+        const late = [...pending]
+          .map((workerId) => this.lastFigures.get(workerId))
+          .filter((last): last is MetricsJson => last !== undefined);
+        if (figures.length === 0 && late.length === 0) {
           reject(new Error('no worker answered for metrics'));
           return;
         }
-        const registry = AggregatorRegistry.aggregate(figures);
+        const answered = figures.length;
+        const registry = AggregatorRegistry.aggregate([...figures, ...late, ...this.retired]);
         const workers = new Gauge({
           name: 'sockwarden_workers',
           help: 'Worker processes whose figures this scrape sums (serve --workers only).',
           registers: [registry],
         });
-        workers.set(figures.length);
+        workers.set(answered + late.length);
         registry.metrics().then(resolve, reject);
       };
       deadline.addEventListener('abort', finish);

@@ -4,9 +4,10 @@
  * label, and no counter goes backwards from one scrape to the next. `/api/stats` says which worker
  * answered.
  */
+import { type AddressInfo, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serve } from '../helpers/cli.js';
-import { connect, type TestClient } from '../helpers/gateway.js';
+import { connect, type TestClient, until } from '../helpers/gateway.js';
 import { useRedis } from '../helpers/redis.js';
 
 const redis = useRedis();
@@ -34,6 +35,18 @@ function value(all: Map<string, number>, series: string): number {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A port free now on loopback. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 describe.runIf(redis.available)('serve --workers 2: /metrics reports the machine', () => {
   it('sums connections over both workers at every scrape, labels them by worker, and never goes backwards', async () => {
@@ -87,5 +100,54 @@ describe.runIf(redis.available)('serve --workers 2: /metrics reports the machine
     expect(stats.workers).toBe(2);
     expect([1, 2]).toContain(stats.worker.id);
     expect(stats.worker.pid).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('keeps the counters of a worker that died in the sums, so none goes backwards', async () => {
+    // A fixed port: with --port 0 a replacement worker would listen on a random port of its own.
+    const port = await freePort();
+    const node = await serve([
+      '--insecure',
+      '--redis',
+      redis.url,
+      '--redis-prefix',
+      'wk:',
+      '--workers',
+      '2',
+      '--port',
+      String(port),
+    ]);
+    const ws = `${node.base.replace('http', 'ws')}/ws`;
+    for (let i = 0; i < 10; i++) clients.push(await connect(ws, { user: `k${i}` }));
+    for (const client of clients) client.send({ type: 'message', data: 'before' });
+    // A kept-alive socket to the killed worker fails once: ask again on a new one.
+    const scrape = async (): Promise<Map<string, number>> => {
+      try {
+        return samples(await (await fetch(`${node.base}/metrics`)).text());
+      } catch {
+        if (process.env.DEBUG_WM) console.log('DEBUG', node.stderr().slice(-1500));
+        return samples(
+          await (await fetch(`${node.base}/metrics`, { headers: { connection: 'close' } })).text(),
+        );
+      }
+    };
+    const received = 'sockwarden_messages_total{direction="received"}';
+    const admitted = 'sockwarden_admissions_total{outcome="admitted"}';
+    let before = await scrape();
+    await until(async () => value((before = await scrape()), received) === 10, {
+      what: 'ten messages counted',
+    });
+    const { worker } = (await (await fetch(`${node.base}/api/stats`)).json()) as { worker: { pid: number } };
+    process.kill(worker.pid, 'SIGKILL');
+    // Through the death and the replacement: every scrape at least what was counted before.
+    const deadline = Date.now() + 6_000;
+    let replaced = false;
+    while (Date.now() < deadline) {
+      await sleep(300);
+      const now = await scrape();
+      expect(value(now, received)).toBeGreaterThanOrEqual(10);
+      expect(value(now, admitted)).toBeGreaterThanOrEqual(value(before, admitted));
+      replaced ||= value(now, 'sockwarden_workers') === 2 && value(now, 'sockwarden_connections') < 10;
+    }
+    expect(replaced).toBe(true);
   }, 60_000);
 });
