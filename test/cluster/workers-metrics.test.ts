@@ -133,9 +133,13 @@ describe.runIf(redis.available)('serve --workers 2: /metrics reports the machine
     const received = 'sockwarden_messages_total{direction="received"}';
     const admitted = 'sockwarden_admissions_total{outcome="admitted"}';
     let before = await scrape();
-    await until(async () => value((before = await scrape()), received) === 10, {
-      what: 'ten messages counted',
-    });
+    await until(
+      async () => {
+        before = await scrape();
+        return value(before, received) === 10;
+      },
+      { what: 'ten messages counted' },
+    );
     const { worker } = (await (await fetch(`${node.base}/api/stats`)).json()) as { worker: { pid: number } };
     process.kill(worker.pid, 'SIGKILL');
     // Through the death and the replacement: every scrape at least what was counted before.
