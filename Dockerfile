@@ -27,6 +27,9 @@ EXPOSE 8080
 # --drain-timeout. Give `docker stop` a longer grace period (docker stop -t 45, or
 # stop_grace_period in Compose) than that window plus any shutdown delay.
 STOPSIGNAL SIGTERM
+# The check speaks plain HTTP to the port of CMD below: with --tls-cert, or another --port, give the
+# image a HEALTHCHECK of your own. Run with `docker run --init` (or tini) so that PID 1 forwards
+# signals even before the server has set up its handlers.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "bin/sockwarden.js"]
